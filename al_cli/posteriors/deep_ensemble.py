@@ -1,0 +1,57 @@
+"""Deep Ensembles (Lakshminarayanan et al. 2017): M networks, each with its own seeded
+initialisation and data order, stacked as S = M samples. With ``bootstrap`` each member
+trains on a resample of the labeled set with replacement, as a query-by-committee needs."""
+
+from __future__ import annotations
+
+import torch
+from omegaconf import DictConfig
+from torch import nn
+
+from al_cli.config import ConfigError
+from al_cli.posteriors.base import NetworkFactory
+from al_cli.seeding import derive_seed, torch_generator
+
+
+class DeepEnsemble:
+    name = "deep_ensemble"
+    provides = frozenset({"samples", "embed", "last_layer"})
+
+    def __init__(self, factory: NetworkFactory, cfg: DictConfig):
+        if cfg.members < 2:
+            raise ConfigError(
+                f"strategy.members={cfg.members}: an ensemble needs at least 2 members"
+            )
+        self.factory = factory
+        self.members = int(cfg.members)
+        self.bootstrap = bool(cfg.bootstrap)
+        self.nets: list[nn.Module] = []
+
+    @property
+    def n_samples(self) -> int:
+        return self.members
+
+    def fit(self, x: torch.Tensor, y: torch.Tensor, seed: int) -> None:
+        if not self.nets or not self.factory.warm_start:
+            self.nets = [
+                self.factory.build(derive_seed(seed, "member", m)) for m in range(self.members)
+            ]
+        for m, net in enumerate(self.nets):
+            member_seed = derive_seed(seed, "member", m)
+            xm, ym = x, y
+            if self.bootstrap:
+                gen = torch_generator(member_seed, "bootstrap", device=x.device)
+                idx = torch.randint(len(x), (len(x),), generator=gen, device=x.device)
+                xm, ym = x[idx], y[idx]
+            self.factory.train(net, xm, ym, member_seed)
+
+    @torch.no_grad()
+    def sample_probs(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([torch.softmax(net(x), dim=-1) for net in self.nets])
+
+    @torch.no_grad()
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.nets[0].embed(x)
+
+    def last_layer(self) -> nn.Linear:
+        return self.nets[0].classifier

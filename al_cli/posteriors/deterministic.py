@@ -1,0 +1,38 @@
+"""One trained network read as one predictive distribution (S = 1): the plain softmax."""
+
+from __future__ import annotations
+
+import torch
+from omegaconf import DictConfig
+from torch import nn
+
+from al_cli.posteriors.base import NetworkFactory
+
+
+class Deterministic:
+    name = "deterministic"
+    provides = frozenset({"samples", "embed", "last_layer"})
+
+    def __init__(self, factory: NetworkFactory, cfg: DictConfig):
+        self.factory = factory
+        self.net: nn.Module | None = None
+
+    @property
+    def n_samples(self) -> int:
+        return 1
+
+    def fit(self, x: torch.Tensor, y: torch.Tensor, seed: int) -> None:
+        if self.net is None or not self.factory.warm_start:
+            self.net = self.factory.build(seed)
+        self.factory.train(self.net, x, y, seed)
+
+    @torch.no_grad()
+    def sample_probs(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.net(x), dim=-1).unsqueeze(0)
+
+    @torch.no_grad()
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.embed(x)
+
+    def last_layer(self) -> nn.Linear:
+        return self.net.classifier

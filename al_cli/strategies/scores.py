@@ -1,0 +1,64 @@
+"""Acquisition scores: pure functions from class probabilities ``[S, N, C]`` to ``[N]``.
+
+Higher means more worth labeling. S is the number of posterior samples (1 for a plain
+softmax). All are exported for tests and for users' own strategies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+EPS = 1e-12
+
+
+def _entropy(p: torch.Tensor) -> torch.Tensor:
+    return -(p * p.clamp_min(EPS).log()).sum(dim=-1)
+
+
+def least_confidence(probs: torch.Tensor) -> torch.Tensor:
+    """1 - max_c p(c|x) of the mean prediction."""
+    return 1.0 - probs.mean(dim=0).max(dim=-1).values
+
+
+def margin(probs: torch.Tensor) -> torch.Tensor:
+    """Negative gap between the two most likely classes of the mean prediction."""
+    top2 = probs.mean(dim=0).topk(2, dim=-1).values
+    return -(top2[:, 0] - top2[:, 1])
+
+
+def entropy(probs: torch.Tensor) -> torch.Tensor:
+    """Entropy (nats) of the mean prediction; with S > 1 this is the predictive entropy."""
+    return _entropy(probs.mean(dim=0))
+
+
+def bald(probs: torch.Tensor) -> torch.Tensor:
+    """Mutual information between label and weights: H[mean p] - mean H[p] (Houlsby 2011)."""
+    return _entropy(probs.mean(dim=0)) - _entropy(probs).mean(dim=0)
+
+
+def variation_ratios(probs: torch.Tensor) -> torch.Tensor:
+    """1 - the fraction of samples whose argmax is the modal class (Freeman 1965)."""
+    votes = probs.argmax(dim=-1)  # [S, N]
+    counts = torch.nn.functional.one_hot(votes, probs.shape[-1]).sum(dim=0)  # [N, C]
+    return 1.0 - counts.max(dim=-1).values.to(probs.dtype) / probs.shape[0]
+
+
+def mean_std(probs: torch.Tensor) -> torch.Tensor:
+    """Mean over classes of the per-class standard deviation across samples (Kampffmeyer 2016)."""
+    return probs.std(dim=0, unbiased=False).mean(dim=-1)
+
+
+ACQUISITIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "least_confidence": least_confidence,
+    "margin": margin,
+    "entropy": entropy,
+    "max_entropy": entropy,
+    "bald": bald,
+    "variation_ratios": variation_ratios,
+    "mean_std": mean_std,
+}
+
+NEED_SEVERAL_SAMPLES = frozenset({"bald", "variation_ratios", "mean_std"})
+"""Acquisitions that are zero everywhere when S = 1: refused with a deterministic posterior."""

@@ -1,0 +1,93 @@
+"""Training one network on the labeled set: minibatch SGD-family optimisation, seeded."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from omegaconf import DictConfig
+from torch import nn
+from torch.nn import functional as F
+
+from al_cli.config import ConfigError
+from al_cli.seeding import seeded, torch_generator
+
+ExtraLoss = Callable[[nn.Module, int], torch.Tensor]
+"""Added to the mean cross-entropy of a batch, given the net and the number of labels."""
+
+
+class TrainingDiverged(ConfigError):
+    """The loss became NaN or infinite: almost always a learning rate that is too high."""
+
+
+def make_optimizer(net: nn.Module, cfg: DictConfig) -> torch.optim.Optimizer:
+    params = [p for p in net.parameters() if p.requires_grad]
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(
+            params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        )
+    raise ConfigError(
+        f"trainer.optimizer={cfg.optimizer!r} is not known; choose adam, adamw or sgd"
+    )
+
+
+def check_trainer(cfg: DictConfig) -> None:
+    """Refuse settings that cannot train, before any work is done."""
+    for key in ("epochs", "batch_size", "eval_batch_size"):
+        if cfg[key] <= 0:
+            raise ConfigError(f"trainer.{key}={cfg[key]} must be a positive integer")
+    if cfg.min_steps < 0:
+        raise ConfigError(f"trainer.min_steps={cfg.min_steps} must be 0 or more")
+    if not cfg.lr > 0:
+        raise ConfigError(f"trainer.lr={cfg.lr} must be positive")
+    if cfg.optimizer not in ("adam", "adamw", "sgd"):
+        raise ConfigError(
+            f"trainer.optimizer={cfg.optimizer!r} is not known; choose adam, adamw or sgd"
+        )
+
+
+def train_network(
+    net: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    cfg: DictConfig,
+    seed: int,
+    extra_loss: ExtraLoss | None = None,
+) -> float:
+    """Train ``net`` in place on (x, y), already on the net's device; returns the last loss.
+
+    Runs ``max(epochs * ceil(n / batch_size), min_steps)`` steps so that tiny labeled sets
+    still get enough updates. Data order and dropout masks both follow ``seed``.
+    """
+    device = next(net.parameters()).device
+    n = len(x)
+    batch = min(cfg.batch_size, n)
+    per_epoch = math.ceil(n / batch)
+    epochs = max(cfg.epochs, math.ceil(cfg.min_steps / per_epoch))
+    opt = make_optimizer(net, cfg)
+    order_gen = torch_generator(seed, "order", device=device)
+    net.train()
+    loss = torch.zeros(())
+    with seeded(seed, device):
+        for _ in range(epochs):
+            perm = torch.randperm(n, generator=order_gen, device=device)
+            for start in range(0, n, batch):
+                idx = perm[start : start + batch]
+                loss = F.cross_entropy(net(x[idx]), y[idx])
+                if extra_loss is not None:
+                    loss = loss + extra_loss(net, n)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            if not torch.isfinite(loss):
+                raise TrainingDiverged(
+                    f"the training loss became {loss.item()} with {n} labels; "
+                    f"lower trainer.lr (now {cfg.lr})"
+                )
+    net.eval()
+    return float(loss.detach())

@@ -1,0 +1,66 @@
+"""Shared test helpers: the real ``al`` command in a subprocess, and composed configs."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_module
+from omegaconf import DictConfig
+
+import al_cli.config  # noqa: F401  (registers the schemas before composing)
+
+AL = (
+    str(Path(sys.executable).parent / "al")
+    if (Path(sys.executable).parent / "al").exists()
+    else shutil.which("al")
+)
+
+FAST = [
+    "dataset=synthetic",
+    "dataset.n_samples=300",
+    "budget.initial=10",
+    "budget.query_size=10",
+    "budget.max_labels=40",
+    "trainer.epochs=5",
+    "trainer.min_steps=20",
+    "device=cpu",
+]
+"""Overrides that make a run take about a second of training."""
+
+
+def run_al(
+    *args: str, cwd: Path | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    """Run the installed ``al`` console script, as a user would."""
+    assert AL, "the al console script is not installed; pip install -e '.[dev]'"
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0", "PYTHONWARNINGS": "ignore"}
+    env.pop("HYDRA_FULL_ERROR")
+    return subprocess.run(
+        [AL, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def without_timing(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    return [{k: v for k, v in r.items() if not k.endswith("_seconds")} for r in rows]
+
+
+def compose_config(*overrides: str) -> DictConfig:
+    """Compose the packaged configs through Hydra's compose API, as the installed app does."""
+    with initialize_config_module(config_module="al_cli.configs", version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+@pytest.fixture
+def fast() -> list[str]:
+    return list(FAST)

@@ -1,0 +1,171 @@
+"""``al`` through the real console script: runs, output files, help, and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from al_cli.results import CURVE_COLUMNS, QUERY_COLUMNS
+from tests.conftest import FAST, read_csv, run_al, without_timing
+
+
+def test_version_and_help():
+    out = run_al("--version")
+    assert out.returncode == 0 and out.stdout.startswith("al ")
+    out = run_al("--help")
+    assert out.returncode == 0 and "run" in out.stdout and "plot" in out.stdout
+    out = run_al("frobnicate")
+    assert out.returncode == 2 and "unknown command" in out.stderr
+
+
+def test_run_help_lists_groups():
+    out = run_al("run", "--help")
+    assert out.returncode == 0
+    for group in ("dataset:", "model:", "strategy:", "budget:", "trainer:"):
+        assert group in out.stdout
+    assert "entropy" in out.stdout and "synthetic" in out.stdout
+    assert "schema" not in out.stdout
+
+
+def test_cfg_job_prints_composed_config():
+    out = run_al("run", "strategy=margin", "budget.query_size=7", "--cfg", "job")
+    assert out.returncode == 0
+    assert "name: margin" in out.stdout and "query_size: 7" in out.stdout
+
+
+def test_run_end_to_end(tmp_path: Path):
+    out = run_al("run", *FAST, "strategy=entropy", f"hydra.run.dir={tmp_path}")
+    assert out.returncode == 0, out.stderr
+    assert "round   3" in out.stdout and "Traceback" not in out.stderr
+    curve = read_csv(tmp_path / "learning_curve.csv")
+    assert list(curve[0]) == CURVE_COLUMNS
+    assert [int(r["n_labeled"]) for r in curve] == [10, 20, 30, 40]
+    assert [int(r["round"]) for r in curve] == [0, 1, 2, 3]
+    assert {r["strategy"] for r in curve} == {"entropy"}
+    assert all(0.0 <= float(r["test_accuracy"]) <= 1.0 for r in curve)
+    queries = read_csv(tmp_path / "queries.csv")
+    assert list(queries[0]) == QUERY_COLUMNS
+    assert len(queries) == 40 and len({q["pool_index"] for q in queries}) == 40
+    assert [int(q["round"]) for q in queries] == [0] * 10 + [1] * 10 + [2] * 10 + [3] * 10
+    info = json.loads((tmp_path / "run.json").read_text())
+    assert info["status"] == "finished"
+    assert info["config"]["strategy"]["name"] == "entropy"
+    assert info["versions"]["torch"] and info["torch_threads"] >= 1
+    assert (tmp_path / ".hydra" / "config.yaml").exists()
+
+
+def test_last_round_may_query_fewer(tmp_path: Path):
+    out = run_al("run", *FAST, "budget.max_labels=35", f"hydra.run.dir={tmp_path}")
+    assert out.returncode == 0, out.stderr
+    curve = read_csv(tmp_path / "learning_curve.csv")
+    assert [int(r["n_labeled"]) for r in curve] == [10, 20, 30, 35]
+
+
+def test_seeded_runs_are_identical(tmp_path: Path):
+    for name in ("a", "b"):
+        out = run_al("run", *FAST, "strategy=margin", "seed=3", f"hydra.run.dir={tmp_path / name}")
+        assert out.returncode == 0, out.stderr
+    a, b = (read_csv(tmp_path / n / "learning_curve.csv") for n in ("a", "b"))
+    assert without_timing(a) == without_timing(b)
+    assert read_csv(tmp_path / "a" / "queries.csv") == read_csv(tmp_path / "b" / "queries.csv")
+    out = run_al("run", *FAST, "strategy=margin", "seed=4", f"hydra.run.dir={tmp_path / 'c'}")
+    assert read_csv(tmp_path / "c" / "queries.csv") != read_csv(tmp_path / "a" / "queries.csv")
+
+
+def test_python_dash_m(tmp_path: Path):
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "al_cli", "run", *FAST, f"hydra.run.dir={tmp_path}"],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "learning_curve.csv").exists()
+
+
+def test_user_config_dir(tmp_path: Path):
+    """A user's own strategy file, added with --config-dir, is selectable like ours."""
+    (tmp_path / "conf" / "strategy").mkdir(parents=True)
+    (tmp_path / "conf" / "strategy" / "my_margin.yaml").write_text(
+        "name: my_margin\n_target_: al_cli.strategies.scoring.ScoringStrategy\n"
+        "acquisition: margin\n"
+    )
+    out = run_al(
+        "run",
+        "--config-dir",
+        str(tmp_path / "conf"),
+        *FAST,
+        "strategy=my_margin",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
+    assert out.returncode == 0, out.stderr
+    assert read_csv(tmp_path / "run" / "learning_curve.csv")[0]["strategy"] == "my_margin"
+
+
+BAD_INPUTS = [
+    (["budget.initial=100000"], "budget.initial"),
+    (["budget.query_size=0"], "budget.query_size"),
+    (["budget.query_size=-3"], "budget.query_size"),
+    (["budget.max_labels=5"], "budget.max_labels"),
+    (["budget.initial=0"], "budget.initial"),
+    (["budget.initial_balanced=true", "budget.initial=2"], "budget.initial_balanced"),
+    (["trainer.lr=-1"], "trainer.lr"),
+    (["trainer.optimizer=lbfgs"], "trainer.optimizer"),
+    (["model.hidden=[]"], "model.hidden"),
+    (["device=cuda:7"], "device"),
+    (["strategy=entropy", "strategy.acquisition=bald"], "strategy.acquisition"),
+    (["strategy=entropy", "strategy.acquisition=nope"], "strategy.acquisition"),
+    (["strategy.acquisition=entropy"], "strategy.acquisition"),
+    (["strategy.posterior=nonsense"], "strategy.posterior"),
+    (["strategy=entropy", "strategy.candidates=0"], "strategy.candidates"),
+    (["dataset.test_fraction=1.5"], "dataset.test_fraction"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "key"), BAD_INPUTS, ids=[k for _, k in BAD_INPUTS])
+def test_bad_input_one_clear_line(tmp_path: Path, overrides: list[str], key: str):
+    out = run_al("run", *FAST, *overrides, f"hydra.run.dir={tmp_path}")
+    assert out.returncode == 2
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("al run: error:") and key in lines[0]
+    assert "Traceback" not in out.stderr + out.stdout
+    assert not (tmp_path / "learning_curve.csv").exists()
+    assert not (tmp_path / "queries.csv").exists()
+    assert not (tmp_path / "run.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("override", "expect"),
+    [
+        ("strategy=foo", "strategy"),
+        ("budget.bogus=1", "bogus"),
+        ("budget.query_size=many", "query_size"),
+    ],
+)
+def test_composition_errors_are_hydras_message(tmp_path: Path, override: str, expect: str):
+    out = run_al("run", *FAST, override, f"hydra.run.dir={tmp_path}")
+    assert out.returncode != 0
+    assert expect in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "learning_curve.csv").exists()
+
+
+def test_unknown_strategy_lists_options(tmp_path: Path):
+    out = run_al("run", "strategy=foo", f"hydra.run.dir={tmp_path}")
+    assert out.returncode != 0
+    assert "entropy" in out.stderr and "random" in out.stderr
+
+
+def test_diverging_training_is_a_clear_error(tmp_path: Path):
+    out = run_al(
+        "run", *FAST, "trainer.lr=1e30", "trainer.optimizer=sgd", f"hydra.run.dir={tmp_path}"
+    )
+    assert out.returncode == 2, out.stdout + out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "trainer.lr" in lines[0], out.stderr
+    info = json.loads((tmp_path / "run.json").read_text())
+    assert info["status"] == "failed" and "trainer.lr" in info["error"]
