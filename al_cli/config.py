@@ -38,6 +38,10 @@ class ModelConfig:
     _target_: str = MISSING
     hidden: list[int] = field(default_factory=lambda: [128])
     dropout: float = 0.25
+    # cnn
+    filters: int = 32
+    kernel_size: int = 4
+    conv_dropout: float = 0.25
 
 
 @dataclass
@@ -53,6 +57,9 @@ class StrategyConfig:
     temperature: float = 1.0
     # score a random subset of this many unlabeled inputs per round (null: all)
     candidates: Optional[int] = None  # noqa: UP045 (OmegaConf reads Optional, not X | None)
+    # stochastic forward passes (MC Dropout) or weight samples (BNN, Laplace)
+    samples: int = 20
+    consistent_masks: bool = True
     # deep ensemble / committee
     members: int = 5
     bootstrap: bool = False
