@@ -8,7 +8,9 @@ and the same ``n_labeled`` grid become one line: their metric is averaged over s
 
 from __future__ import annotations
 
+import csv
 import difflib
+import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -104,17 +106,26 @@ def find_curves(paths: list[Path]) -> list[Path]:
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """The CSV as strings, or BadCurve when it cannot be parsed at all."""
+    """The CSV as strings, or BadCurve when it cannot be parsed or a row is cut short."""
     try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError as err:
-        raise BadCurve("the file is empty") from err
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as err:
-        reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-        raise BadCurve(f"not a readable CSV ({reason})") from err
+        text = path.read_text()
+        rows = list(csv.reader(io.StringIO(text)))
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise BadCurve(f"not a readable CSV ({type(err).__name__}: {err})") from err
+    if not rows:
+        raise BadCurve("the file is empty")
+    for i, row in enumerate(rows[1:], start=1):
+        if row and len(row) != len(rows[0]):
+            raise BadCurve(
+                f"row {i} has {len(row)} fields, the header {len(rows[0])} (truncated or corrupt?)"
+            )
+    try:
+        table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as err:
+        raise BadCurve(f"not a readable CSV ({type(err).__name__}: {err})") from err
     if table.empty:
         raise BadCurve("it has no rows yet")
-    return table.fillna("")
+    return table
 
 
 def read_info(path: Path) -> tuple[dict[str, Any] | None, str | None]:
@@ -141,11 +152,15 @@ def config_value(config: Any, key: str) -> Any:
     return node
 
 
-def config_keys(config: Any, prefix: str = "") -> list[str]:
+def config_keys(config: Any) -> list[str]:
     """Every dotted leaf key of a nested config."""
     if not isinstance(config, dict):
-        return [prefix] if prefix else []
-    return [k for name, sub in config.items() for k in config_keys(sub, f"{prefix}{name}.")]
+        return []
+    keys = []
+    for name, sub in config.items():
+        inner = config_keys(sub)
+        keys += [f"{name}.{k}" for k in inner] if inner else [str(name)]
+    return keys
 
 
 def as_label(value: Any) -> str:
@@ -216,7 +231,7 @@ def load_runs(
             skipped.append(f"{path}: {err}")
     columns = {c for _, t in tables for c in t.columns}
     metrics = sorted(columns - NOT_METRICS)
-    if tables and metric not in columns:
+    if tables and metric not in columns and metric not in CURVE_COLUMNS:
         raise PlotError(
             f"unknown metric {metric!r}; choose --metric from {', '.join(metrics) or '(none)'}"
         )
