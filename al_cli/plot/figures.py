@@ -14,6 +14,7 @@ import tempfile
 import zlib
 from pathlib import Path
 
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -57,6 +58,13 @@ AXIS_LABELS = {
     "test_nll": "test NLL (nats per example)",
     "test_ece": "test ECE (15 bins, fraction)",
 }
+
+
+BOUNDS = {"accuracy": (0.0, 1.0), "ece": (0.0, 1.0), "nll": (0.0, np.inf), "seconds": (0.0, np.inf)}
+"""Where a metric (by its last word) can lie; bands are clipped to it (a 95% interval over two
+seeds is wide enough to leave [0, 1])."""
+LEGEND_INSIDE = 5
+"""Up to this many legend entries the legend sits inside the axes, else below them."""
 
 
 def strategy_colour(strategy: str) -> str:
@@ -108,23 +116,47 @@ def draw(
         mean = values.mean(axis=0)
         seeds = f"{len(line.runs)} seed{'s' if len(line.runs) != 1 else ''}"
         partial = f", {line.partial} partial" if line.partial else ""
-        ax.plot(xs, mean, lw=2, ms=5, label=f"{line.label} ({seeds}{partial})", **style)
+        every = max(1, len(xs) // 12)
+        label = f"{line.label} ({seeds}{partial})"
+        ax.plot(xs, mean, lw=2, ms=5, markevery=every, label=label, **style)
         half = band_halfwidth(values, band)
         if half is not None:
-            ax.fill_between(xs, mean - half, mean + half, color=style["color"], alpha=0.2, lw=0)
+            low, high = BOUNDS.get(metric.rsplit("_", 1)[-1], (-np.inf, np.inf))
+            ax.fill_between(
+                xs,
+                np.clip(mean - half, low, high),
+                np.clip(mean + half, low, high),
+                color=style["color"],
+                alpha=0.2,
+                lw=0,
+            )
     if target is not None:
         ax.axhline(target, color="0.4", lw=1, ls=":", label=f"target {target:g}")
     identity = lines[0].identity
     direction = "lower is better" if lower_is_better(metric) else "higher is better"
-    ax.set_title(f"{identity['dataset']}, {identity['model']}: {axis_label(metric).split(' (')[0]}")
+    name = axis_label(metric).split(" (")[0]
+    ax.set_title(f"{identity['dataset']}, {identity['model']}: {name} ({direction})")
     ax.set_xlabel(axis_label(x))
-    ax.set_ylabel(f"{axis_label(metric)}, {direction}")
+    ax.set_ylabel(axis_label(metric))
     ax.grid(alpha=0.3)
     ax.margins(x=0.01)
-    legend = ax.legend(
-        title=f"mean over seeds, {BANDS[band]}", fontsize="small", title_fontsize="small"
-    )
-    legend.get_frame().set_alpha(0.9)
+    title = f"mean over seeds, {BANDS[band]}"
+    entries = len(lines) + (target is not None)
+    if entries <= LEGEND_INSIDE:
+        legend = ax.legend(title=title, fontsize="small", title_fontsize="small")
+        legend.get_frame().set_alpha(0.9)
+    else:
+        handles, labels = ax.get_legend_handles_labels()
+        fig.legend(
+            handles,
+            labels,
+            loc="outside lower center",
+            ncols=2,
+            title=title,
+            fontsize="small",
+            title_fontsize="small",
+            frameon=False,
+        )
     return fig
 
 
