@@ -1,7 +1,8 @@
 """``al plot``: learning curves and a comparison table from the runs below some folders.
 
 Plain argparse, pandas and matplotlib (Agg): nothing here imports torch or Hydra, so the
-command starts in about a second.
+command starts in about a second. pandas and matplotlib are imported only once the arguments
+are parsed, so ``--help`` and argument errors answer at once.
 """
 
 from __future__ import annotations
@@ -10,22 +11,18 @@ import argparse
 import sys
 from pathlib import Path
 
-from al_cli.plot.figures import FORMATS, write_figures
-from al_cli.plot.runs import (
-    PlotError,
-    find_curves,
-    group_lines,
-    load_runs,
-    name_lines,
-)
-from al_cli.plot.summary import (
-    BANDS,
-    format_markdown,
-    format_text,
-    rank_lines,
-    summary_table,
-)
-from al_cli.results import atomic_write_text
+BANDS = {
+    "sem": "±1 standard error",
+    "std": "±1 standard deviation",
+    "ci95": "95% confidence interval",
+    "none": "no band",
+}
+FORMATS = ("png", "svg", "pdf")
+
+
+class PlotError(Exception):
+    """A mistake the user can fix (a path, a metric, a key); shown as one line, exit 2."""
+
 
 DESCRIPTION = """\
 Learning curves and a comparison table from the runs below PATH(s).
@@ -142,6 +139,11 @@ def warn(message: str) -> None:
 
 def plot(args: argparse.Namespace) -> None:
     """Read, group, rank, draw and tabulate; raises PlotError for a mistake the user can fix."""
+    from al_cli.plot.figures import write_figures
+    from al_cli.plot.runs import find_curves, group_lines, load_runs, name_lines
+    from al_cli.plot.summary import format_markdown, format_text, rank_lines, summary_table
+    from al_cli.results import atomic_write_text
+
     group_by = list(dict.fromkeys(k.strip() for g in args.group_by for k in g.split(",")))
     group_by = [k for k in group_by if k]
     curves = find_curves(args.paths)

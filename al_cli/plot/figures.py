@@ -18,8 +18,9 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from al_cli.plot import BANDS
 from al_cli.plot.runs import Line
-from al_cli.plot.summary import BANDS, band_halfwidth, lower_is_better
+from al_cli.plot.summary import band_halfwidth, lower_is_better
 
 PALETTE = [
     "#0072B2",  # blue
@@ -47,7 +48,6 @@ FIXED_COLOURS = {
 }
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 """For a line whose colour another line of the same figure already has."""
-FORMATS = ("png", "svg", "pdf")
 FIGSIZE = (7.0, 4.5)
 """Inches; at the default 150 dpi a PNG is 1050 x 675 pixels."""
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from al_cli.plot import PlotError
 from al_cli.results import CURVE_COLUMNS
 
 CURVE_FILE = "learning_curve.csv"
@@ -30,10 +31,6 @@ REQUIRED = ["dataset", "model", "strategy", "seed", "round", "n_labeled"]
 NOT_METRICS = {*IDENTITY, "seed", "round", "n_labeled"}
 MISSING = "n/a"
 """The value of a ``--group-by`` key that a run does not have."""
-
-
-class PlotError(Exception):
-    """A mistake the user can fix (a path, a metric, a key); shown as one line, exit 2."""
 
 
 class BadCurve(Exception):

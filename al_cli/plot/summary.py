@@ -13,12 +13,6 @@ import pandas as pd
 from al_cli.plot.runs import Line
 
 LOWER_IS_BETTER = ("nll", "ece", "loss", "error", "seconds")
-BANDS = {
-    "sem": "±1 standard error",
-    "std": "±1 standard deviation",
-    "ci95": "95% confidence interval",
-    "none": "no band",
-}
 
 
 def lower_is_better(metric: str) -> bool:
