@@ -1,0 +1,149 @@
+"""Standard image benchmarks in the on-disk layouts of torchvision's own data set classes.
+
+``dataset.root`` (``paths.data_dir`` by default) is the root handed to torchvision: MNIST lies
+in ``root/MNIST/raw``, CIFAR-10 in ``root/cifar-10-batches-py``, SVHN in ``root/*_32x32.mat``.
+Files that are present are read as they are; missing files are fetched with torchvision's own
+download code when ``dataset.download=true``. Each split is decoded once into one tensor.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+from torchvision import datasets as tvd
+from torchvision.datasets.utils import download_and_extract_archive, download_url
+
+from al_cli.config import ConfigError
+from al_cli.data.images import image_split, to_float
+from al_cli.data.split import DataSplit
+
+Arrays = tuple[torch.Tensor, np.ndarray | torch.Tensor]
+"""uint8 images ``[N, C, H, W]`` and integer labels ``[N]``."""
+
+
+def _mnist_like(cls: type[tvd.MNIST]) -> tuple[Callable, Callable, Callable, Callable]:
+    folder = lambda root: Path(root) / cls.__name__ / "raw"  # noqa: E731
+    files = [Path(url).stem for url, _ in cls.resources]  # the names without .gz
+
+    def fetch(root: str) -> None:
+        cls(root, train=True, download=True)
+
+    def read(root: str, train: bool) -> Arrays:
+        data = cls(root, train=train, download=False)
+        return data.data.unsqueeze(1), data.targets
+
+    return folder, lambda: files, fetch, read
+
+
+def _cifar(cls: type[tvd.CIFAR10]) -> tuple[Callable, Callable, Callable, Callable]:
+    folder = lambda root: Path(root) / cls.base_folder  # noqa: E731
+    files = [name for name, _ in cls.train_list + cls.test_list]
+
+    def fetch(root: str) -> None:
+        download_and_extract_archive(cls.url, root, filename=cls.filename, md5=cls.tgz_md5)
+
+    def read(root: str, train: bool) -> Arrays:
+        images, labels = [], []
+        for name, _ in cls.train_list if train else cls.test_list:
+            with open(folder(root) / name, "rb") as f:
+                entry = pickle.load(f, encoding="latin1")
+            images.append(np.asarray(entry["data"], dtype=np.uint8))
+            labels.extend(entry["labels"] if "labels" in entry else entry["fine_labels"])
+        x = np.concatenate(images).reshape(-1, 3, 32, 32)
+        return torch.from_numpy(x), np.asarray(labels, dtype=np.int64)
+
+    return folder, lambda: files, fetch, read
+
+
+def _svhn() -> tuple[Callable, Callable, Callable, Callable]:
+    splits = {name: tvd.SVHN.split_list[name] for name in ("train", "test")}
+
+    def fetch(root: str) -> None:
+        for url, filename, md5 in splits.values():
+            if not (Path(root) / filename).is_file():
+                download_url(url, root, filename, md5)
+
+    def read(root: str, train: bool) -> Arrays:
+        import scipy.io
+
+        mat = scipy.io.loadmat(Path(root) / splits["train" if train else "test"][1])
+        x = np.ascontiguousarray(np.transpose(mat["X"], (3, 2, 0, 1)))  # HWCN -> NCHW
+        y = mat["y"].astype(np.int64).reshape(-1)
+        y[y == 10] = 0  # SVHN labels the digit 0 as 10
+        return torch.from_numpy(x), y
+
+    return Path, lambda: [s[1] for s in splits.values()], fetch, read
+
+
+@dataclass(frozen=True)
+class Source:
+    title: str
+    num_classes: int
+    folder: Callable[[str], Path]
+    files: Callable[[], list[str]]
+    fetch: Callable[[str], None]
+    read: Callable[[str, bool], Arrays]
+
+
+SOURCES: dict[str, Source] = {
+    "mnist": Source("MNIST", 10, *_mnist_like(tvd.MNIST)),
+    "fashion_mnist": Source("Fashion-MNIST", 10, *_mnist_like(tvd.FashionMNIST)),
+    "kmnist": Source("KMNIST", 10, *_mnist_like(tvd.KMNIST)),
+    "cifar10": Source("CIFAR-10", 10, *_cifar(tvd.CIFAR10)),
+    "cifar100": Source("CIFAR-100", 100, *_cifar(tvd.CIFAR100)),
+    "svhn": Source("SVHN", 10, *_svhn()),
+}
+
+
+def ensure_files(source: Source, root: str, download: bool) -> None:
+    """Fetch missing files if allowed; else one line naming where they were expected."""
+    folder = source.folder(root)
+    missing = [f for f in source.files() if not (folder / f).is_file()]
+    if not missing:
+        return
+    if download:
+        try:
+            source.fetch(root)
+        except Exception as err:
+            raise ConfigError(
+                f"could not download {source.title} into {folder.resolve()} "
+                f"({type(err).__name__}: {err}); put the files {', '.join(source.files())} "
+                f"there yourself and run with dataset.download=false"
+            ) from err
+        missing = [f for f in source.files() if not (folder / f).is_file()]
+        if not missing:
+            return
+    raise ConfigError(
+        f"{source.title} not found: expected {', '.join(missing)} in {folder.resolve()}; "
+        f"run once with dataset.download=true where the internet is reachable, or copy the "
+        f"files there (paths.data_dir or the AL_DATA_DIR environment variable sets the root)"
+    )
+
+
+def load_torchvision(cfg: DictConfig) -> DataSplit:
+    """A torchvision benchmark by ``dataset.name``: its training set is the pool, its official
+    test set the test set; pixels scaled to [0, 1], then normalised by ``dataset.mean``/``std``."""
+    if cfg.name not in SOURCES:
+        raise ConfigError(
+            f"dataset.name={cfg.name!r} is not a torchvision data set al knows; "
+            f"choose one of {', '.join(SOURCES)}"
+        )
+    source = SOURCES[cfg.name]
+    ensure_files(source, cfg.root, cfg.download)
+    try:
+        pool_x, pool_y = source.read(cfg.root, True)
+        test_x, test_y = source.read(cfg.root, False)
+    except Exception as err:
+        raise ConfigError(
+            f"{source.title} files in {source.folder(cfg.root).resolve()} cannot be read "
+            f"({type(err).__name__}: {err}); delete them and run with dataset.download=true"
+        ) from err
+    return image_split(
+        cfg.name, to_float(pool_x), pool_y, to_float(test_x), test_y, source.num_classes, cfg
+    )
