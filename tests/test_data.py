@@ -5,6 +5,7 @@ Nothing is downloaded; ``dataset.download=false`` everywhere."""
 from __future__ import annotations
 
 import pickle
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -144,6 +145,38 @@ def test_missing_files_offline_name_the_folder(tmp_path: Path, name: str):
         load_dataset(cfg.dataset)
     message = str(err.value)
     assert str(tmp_path.resolve()) in message and "dataset.download=true" in message
+    assert "\n" not in message
+
+
+def test_download_only_what_is_missing(tmp_path: Path, monkeypatch):
+    """``dataset.download=true`` calls the fetcher only when files are missing; a failed
+    download is one line naming the folder and the offline way out."""
+    from urllib.error import URLError
+
+    from al_cli.data import vision
+
+    calls = []
+
+    def fetch(root: str) -> None:
+        calls.append(root)
+        write_mnist(Path(root), "MNIST")
+
+    monkeypatch.setitem(vision.SOURCES, "mnist", replace(vision.SOURCES["mnist"], fetch=fetch))
+    cfg = compose_config("dataset=mnist", f"paths.data_dir={tmp_path}")
+    assert len(load_dataset(cfg.dataset).pool_x) == 60 and calls == [str(tmp_path)]
+    load_dataset(cfg.dataset)
+    assert len(calls) == 1  # present files are read as they are
+
+    def offline(root: str) -> None:
+        raise URLError("Name or service\nnot known")
+
+    monkeypatch.setitem(vision.SOURCES, "svhn", replace(vision.SOURCES["svhn"], fetch=offline))
+    cfg = compose_config("dataset=svhn", f"paths.data_dir={tmp_path / 'x'}")
+    with pytest.raises(ConfigError) as err:
+        load_dataset(cfg.dataset)
+    message = str(err.value)
+    assert message.startswith("could not download SVHN into " + str((tmp_path / "x").resolve()))
+    assert "train_32x32.mat" in message and "dataset.download=false" in message
     assert "\n" not in message
 
 

@@ -111,9 +111,10 @@ def ensure_files(source: Source, root: str, download: bool) -> None:
         try:
             source.fetch(root)
         except Exception as err:
+            reason = " ".join(str(err).split())  # one line, whatever the error prints
             raise ConfigError(
                 f"could not download {source.title} into {folder.resolve()} "
-                f"({type(err).__name__}: {err}); put the files {', '.join(source.files())} "
+                f"({type(err).__name__}: {reason}); put the files {', '.join(source.files())} "
                 f"there yourself and run with dataset.download=false"
             ) from err
         missing = [f for f in source.files() if not (folder / f).is_file()]
@@ -140,9 +141,10 @@ def load_torchvision(cfg: DictConfig) -> DataSplit:
         pool_x, pool_y = source.read(cfg.root, True)
         test_x, test_y = source.read(cfg.root, False)
     except Exception as err:
+        reason = " ".join(str(err).split())
         raise ConfigError(
             f"{source.title} files in {source.folder(cfg.root).resolve()} cannot be read "
-            f"({type(err).__name__}: {err}); delete them and run with dataset.download=true"
+            f"({type(err).__name__}: {reason}); delete them and run with dataset.download=true"
         ) from err
     return image_split(
         cfg.name, to_float(pool_x), pool_y, to_float(test_x), test_y, source.num_classes, cfg
