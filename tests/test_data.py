@@ -295,6 +295,14 @@ def test_image_folder_train_test_layout_and_errors(tmp_path: Path):
         )
 
 
+def test_augment_is_refused_where_there_are_no_images(tmp_path: Path):
+    with pytest.raises(ConfigError, match="dataset.augment=true but dataset=digits"):
+        load_dataset(compose_config("dataset=digits", "dataset.augment=true").dataset)
+    path = write_npz(tmp_path / "flat.npz", x=np.zeros((8, 3)), y=np.arange(8) % 2)
+    with pytest.raises(ConfigError, match="dataset.augment=true needs images"):
+        load_dataset(npz_cfg(path, "dataset.augment=true"))
+
+
 def test_crop_flip_moves_pixels_and_is_seeded():
     x = torch.arange(2 * 3 * 5 * 5, dtype=torch.float32).view(2, 3, 5, 5)
     aug = CropFlip(pad=2, flip=True, fill=(-1.0, -2.0, -3.0))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from omegaconf import DictConfig
 
 from al_cli.config import ConfigError
 from al_cli.data.split import DataSplit
@@ -101,7 +102,7 @@ def image_split(
     test_x: torch.Tensor,
     test_y: np.ndarray | torch.Tensor,
     num_classes: int,
-    cfg,
+    cfg: DictConfig,
 ) -> DataSplit:
     """Normalise (``dataset.mean``/``std``, else pool statistics) and attach the augmentation
     that ``dataset.augment`` asks for."""

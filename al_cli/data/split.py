@@ -44,6 +44,11 @@ def load_dataset(cfg: DictConfig) -> DataSplit:
         ) from err
     split = loader(cfg)
     check_split(split)
+    if cfg.get("augment") and split.augment is None:
+        raise ConfigError(
+            f"dataset.augment=true but dataset={cfg.name} has no image augmentation "
+            f"(it applies to images); set dataset.augment=false"
+        )
     return split
 
 
