@@ -27,26 +27,43 @@ Arrays = tuple[torch.Tensor, np.ndarray | torch.Tensor]
 """uint8 images ``[N, C, H, W]`` and integer labels ``[N]``."""
 
 
-def _mnist_like(cls: type[tvd.MNIST]) -> tuple[Callable, Callable, Callable, Callable]:
-    folder = lambda root: Path(root) / cls.__name__ / "raw"  # noqa: E731
-    files = [Path(url).stem for url, _ in cls.resources]  # the names without .gz
+@dataclass(frozen=True)
+class Source:
+    """Where a benchmark's files lie under the root, how to fetch and how to read them."""
 
-    def fetch(root: str) -> None:
-        cls(root, train=True, download=True)
+    title: str
+    num_classes: int
+    folder: Callable[[str], Path]
+    files: list[str]
+    fetch: Callable[[str], None]
+    read: Callable[[str, bool], Arrays]
+
+
+def mnist_like(title: str, cls: type[tvd.MNIST]) -> Source:
+    """MNIST, Fashion-MNIST, KMNIST: torchvision's class reads the unpacked IDX files (it
+    checks only that they exist) and downloads them from its mirrors."""
 
     def read(root: str, train: bool) -> Arrays:
         data = cls(root, train=train, download=False)
         return data.data.unsqueeze(1), data.targets
 
-    return folder, lambda: files, fetch, read
+    return Source(
+        title,
+        10,
+        folder=lambda root: Path(root) / cls.__name__ / "raw",
+        files=[Path(url).stem for url, _ in cls.resources],  # the names without .gz
+        fetch=lambda root: cls(root, train=True, download=True),
+        read=read,
+    )
 
 
-def _cifar(cls: type[tvd.CIFAR10]) -> tuple[Callable, Callable, Callable, Callable]:
-    folder = lambda root: Path(root) / cls.base_folder  # noqa: E731
-    files = [name for name, _ in cls.train_list + cls.test_list]
+def cifar(title: str, cls: type[tvd.CIFAR10], num_classes: int) -> Source:
+    """CIFAR-10/100: pickled batches of ``data`` rows (3x32x32, channel-major) and labels,
+    read here because torchvision's class refuses any file whose MD5 differs from the
+    release's; downloaded with torchvision's archive URL and checksum."""
 
-    def fetch(root: str) -> None:
-        download_and_extract_archive(cls.url, root, filename=cls.filename, md5=cls.tgz_md5)
+    def folder(root: str) -> Path:
+        return Path(root) / cls.base_folder
 
     def read(root: str, train: bool) -> Arrays:
         images, labels = [], []
@@ -58,10 +75,21 @@ def _cifar(cls: type[tvd.CIFAR10]) -> tuple[Callable, Callable, Callable, Callab
         x = np.concatenate(images).reshape(-1, 3, 32, 32)
         return torch.from_numpy(x), np.asarray(labels, dtype=np.int64)
 
-    return folder, lambda: files, fetch, read
+    return Source(
+        title,
+        num_classes,
+        folder=folder,
+        files=[name for name, _ in cls.train_list + cls.test_list],
+        fetch=lambda root: download_and_extract_archive(
+            cls.url, root, filename=cls.filename, md5=cls.tgz_md5
+        ),
+        read=read,
+    )
 
 
-def _svhn() -> tuple[Callable, Callable, Callable, Callable]:
+def svhn() -> Source:
+    """SVHN: MATLAB files in the root itself, X as height x width x channel x N and the digit
+    0 labelled 10; read here (torchvision's class checks MD5s too), fetched by its URLs."""
     splits = {name: tvd.SVHN.split_list[name] for name in ("train", "test")}
 
     def fetch(root: str) -> None:
@@ -75,36 +103,27 @@ def _svhn() -> tuple[Callable, Callable, Callable, Callable]:
         mat = scipy.io.loadmat(Path(root) / splits["train" if train else "test"][1])
         x = np.ascontiguousarray(np.transpose(mat["X"], (3, 2, 0, 1)))  # HWCN -> NCHW
         y = mat["y"].astype(np.int64).reshape(-1)
-        y[y == 10] = 0  # SVHN labels the digit 0 as 10
+        y[y == 10] = 0
         return torch.from_numpy(x), y
 
-    return Path, lambda: [s[1] for s in splits.values()], fetch, read
-
-
-@dataclass(frozen=True)
-class Source:
-    title: str
-    num_classes: int
-    folder: Callable[[str], Path]
-    files: Callable[[], list[str]]
-    fetch: Callable[[str], None]
-    read: Callable[[str, bool], Arrays]
+    files = [filename for _, filename, _ in splits.values()]
+    return Source("SVHN", 10, folder=Path, files=files, fetch=fetch, read=read)
 
 
 SOURCES: dict[str, Source] = {
-    "mnist": Source("MNIST", 10, *_mnist_like(tvd.MNIST)),
-    "fashion_mnist": Source("Fashion-MNIST", 10, *_mnist_like(tvd.FashionMNIST)),
-    "kmnist": Source("KMNIST", 10, *_mnist_like(tvd.KMNIST)),
-    "cifar10": Source("CIFAR-10", 10, *_cifar(tvd.CIFAR10)),
-    "cifar100": Source("CIFAR-100", 100, *_cifar(tvd.CIFAR100)),
-    "svhn": Source("SVHN", 10, *_svhn()),
+    "mnist": mnist_like("MNIST", tvd.MNIST),
+    "fashion_mnist": mnist_like("Fashion-MNIST", tvd.FashionMNIST),
+    "kmnist": mnist_like("KMNIST", tvd.KMNIST),
+    "cifar10": cifar("CIFAR-10", tvd.CIFAR10, 10),
+    "cifar100": cifar("CIFAR-100", tvd.CIFAR100, 100),
+    "svhn": svhn(),
 }
 
 
 def ensure_files(source: Source, root: str, download: bool) -> None:
     """Fetch missing files if allowed; else one line naming where they were expected."""
     folder = source.folder(root)
-    missing = [f for f in source.files() if not (folder / f).is_file()]
+    missing = [f for f in source.files if not (folder / f).is_file()]
     if not missing:
         return
     if download:
@@ -114,10 +133,10 @@ def ensure_files(source: Source, root: str, download: bool) -> None:
             reason = " ".join(str(err).split())  # one line, whatever the error prints
             raise ConfigError(
                 f"could not download {source.title} into {folder.resolve()} "
-                f"({type(err).__name__}: {reason}); put the files {', '.join(source.files())} "
+                f"({type(err).__name__}: {reason}); put the files {', '.join(source.files)} "
                 f"there yourself and run with dataset.download=false"
             ) from err
-        missing = [f for f in source.files() if not (folder / f).is_file()]
+        missing = [f for f in source.files if not (folder / f).is_file()]
         if not missing:
             return
     raise ConfigError(
