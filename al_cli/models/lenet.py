@@ -9,6 +9,7 @@ from omegaconf import DictConfig
 from torch import nn
 
 from al_cli.config import ConfigError
+from al_cli.models import dense_layers, image_shape
 
 
 class LeNet(nn.Module):
@@ -17,24 +18,14 @@ class LeNet(nn.Module):
 
     def __init__(self, cfg: DictConfig, input_shape: tuple[int, ...], num_classes: int):
         super().__init__()
-        if len(input_shape) != 3:
-            raise ConfigError(
-                f"model=lenet needs image inputs (channels, height, width), got shape "
-                f"{tuple(input_shape)}; use model=mlp for flat features"
-            )
-        channels, height, width = input_shape
+        channels, height, width = image_shape("lenet", input_shape)
         c1, c2 = list(cfg.channels)
         out_h, out_w = (height // 2 - 4) // 2, (width // 2 - 4) // 2
         if out_h < 1 or out_w < 1:
             raise ConfigError(
                 f"model=lenet needs images of at least 12x12 pixels, got {height}x{width}"
             )
-        hidden = list(cfg.hidden)
-        if not hidden or any(h <= 0 for h in hidden):
-            raise ConfigError(f"model.hidden={hidden} must list one or more positive layer sizes")
-        if not 0.0 <= cfg.dropout < 1.0:
-            raise ConfigError(f"model.dropout={cfg.dropout} must lie in [0, 1)")
-        layers: list[nn.Module] = [
+        conv: list[nn.Module] = [
             nn.Conv2d(channels, c1, 5, padding=2),
             nn.ReLU(),
             nn.MaxPool2d(2),
@@ -43,12 +34,8 @@ class LeNet(nn.Module):
             nn.MaxPool2d(2),
             nn.Flatten(),
         ]
-        width_in = c2 * out_h * out_w
-        for h in hidden:
-            layers += [nn.Linear(width_in, h), nn.ReLU()]
-            if cfg.dropout > 0:
-                layers.append(nn.Dropout(cfg.dropout))
-            width_in = h
+        dense, width_in = dense_layers(c2 * out_h * out_w, cfg)
+        layers = conv + dense
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Linear(width_in, num_classes)
         self.embedding_dim = width_in

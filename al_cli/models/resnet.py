@@ -15,6 +15,7 @@ from torch import nn
 from torchvision.models import ResNet18_Weights, resnet18
 
 from al_cli.config import ConfigError
+from al_cli.models import image_shape
 
 
 def imagenet_weights() -> dict[str, torch.Tensor]:
@@ -35,16 +36,11 @@ class ResNet18(nn.Module):
 
     def __init__(self, cfg: DictConfig, input_shape: tuple[int, ...], num_classes: int):
         super().__init__()
-        if len(input_shape) != 3:
-            raise ConfigError(
-                f"model=resnet18 needs image inputs (channels, height, width), got shape "
-                f"{tuple(input_shape)}; use model=mlp for flat features"
-            )
+        channels = image_shape("resnet18", input_shape)[0]
         if cfg.stem not in ("cifar", "imagenet"):
             raise ConfigError(f"model.stem={cfg.stem!r} is not known; choose cifar or imagenet")
         if not 0.0 <= cfg.dropout < 1.0:
             raise ConfigError(f"model.dropout={cfg.dropout} must lie in [0, 1)")
-        channels = input_shape[0]
         net = resnet18(weights=None)
         if cfg.pretrained:
             net.load_state_dict(imagenet_weights())
