@@ -338,6 +338,18 @@ def check_run(out, run_dir: Path, n_labeled: list[int]) -> list[dict]:
     return curve
 
 
+def test_gal2017_experiment_composes_over_any_strategy():
+    assert "experiment" not in str(compose_config())  # not in the defaults list
+    cfg = compose_config("+experiment=gal2017_mnist", "strategy=entropy")
+    assert (cfg.dataset.name, cfg.model.name, cfg.strategy.name) == ("mnist", "cnn", "entropy")
+    assert (cfg.budget.initial, cfg.budget.initial_balanced) == (20, True)
+    assert (cfg.budget.query_size, cfg.budget.max_labels) == (10, 1000)
+    assert cfg.strategy.candidates == 2000 and cfg.strategy.samples == 100
+    assert (cfg.trainer.epochs, cfg.trainer.batch_size) == (50, 128)
+    assert list(cfg.dataset.mean) == [0.0] and list(cfg.dataset.std) == [1.0]
+    assert (cfg.model.kernel_size, cfg.model.filters, list(cfg.model.hidden)) == (4, 32, [128])
+
+
 def test_cli_gal2017_experiment_on_mnist_files(tmp_path: Path):
     """The paper protocol on MNIST files: balanced start of 20, 10 per round, 2,000 candidates
     (here the whole tiny pool), the Gal et al. CNN, the official test set."""
