@@ -79,7 +79,7 @@ def train_network(
     order_gen = torch_generator(seed, "order", device=device)
     augment_gen = torch_generator(seed, "augment", device=device)
     amp = torch.autocast(
-        "cuda", dtype=torch.bfloat16, enabled=bool(cfg.amp) and device.type == "cuda"
+        "cuda", dtype=torch.bfloat16, enabled=bool(cfg.get("amp", False)) and device.type == "cuda"
     )
     net.train()
     loss = torch.zeros(())
