@@ -18,7 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from al_cli.config import ConfigError
-from al_cli.data import DataSplit, Oracle, load_dataset
+from al_cli.data import DataSplit, Oracle, load_dataset, place_inputs
 from al_cli.learner import Learner
 from al_cli.loop import Budget, run_rounds
 from al_cli.posteriors import NetworkFactory, make_posterior
@@ -85,13 +85,15 @@ def setup(cfg: DictConfig) -> Experiment:
     budget = check_budget(cfg.budget)
     check_trainer(cfg.trainer)
     device = resolve_device(cfg.device)
-    split = load_dataset(cfg.dataset)
+    split = place_inputs(load_dataset(cfg.dataset), device)
     if budget.initial > len(split.pool_x):
         raise ConfigError(
             f"budget.initial={budget.initial} is larger than the pool ({len(split.pool_x)} "
             f"inputs); set budget.initial to at most {len(split.pool_x)}"
         )
-    factory = NetworkFactory(cfg.model, cfg.trainer, split.input_shape, split.num_classes, device)
+    factory = NetworkFactory(
+        cfg.model, cfg.trainer, split.input_shape, split.num_classes, device, split.augment
+    )
     factory.build(0)  # a model config that cannot build fails here, before any file is written
     learner = Learner(make_posterior(cfg.strategy, factory), device, cfg.trainer.eval_batch_size)
     strategy = build_strategy(cfg.strategy)

@@ -30,6 +30,19 @@ class DatasetConfig:
     n_informative: int = 6
     n_classes: int = 3
     class_sep: float = 1.0
+    # torchvision sets: the root handed to torchvision, and whether to fetch missing files
+    root: str = "data"
+    download: bool = True
+    # per-channel normalisation; empty: computed from the pool (npz, image_folder)
+    mean: list[float] = field(default_factory=list)
+    std: list[float] = field(default_factory=list)
+    # training-time augmentation: random crop (padding 4) and, where flip, horizontal flips
+    augment: bool = False
+    flip: bool = True
+    # the user's own data: an .npz file or an ImageFolder tree
+    path: Optional[str] = None  # noqa: UP045
+    image_size: int = 32
+    num_workers: int = 0
 
 
 @dataclass
@@ -42,6 +55,11 @@ class ModelConfig:
     filters: int = 32
     kernel_size: int = 4
     conv_dropout: float = 0.25
+    # lenet
+    channels: list[int] = field(default_factory=lambda: [6, 16])
+    # resnet18
+    stem: str = "cifar"
+    pretrained: bool = False
 
 
 @dataclass
@@ -84,11 +102,14 @@ class TrainerConfig:
     batch_size: int = 64
     eval_batch_size: int = 1024
     warm_start: bool = False
+    # bfloat16 autocast while training on CUDA (ignored on other devices)
+    amp: bool = False
 
 
 @dataclass
 class PathsConfig:
     results_dir: str = "results"
+    data_dir: str = "data"
 
 
 @dataclass

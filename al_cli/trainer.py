@@ -16,6 +16,9 @@ from al_cli.seeding import seeded, torch_generator
 ExtraLoss = Callable[[nn.Module, int], torch.Tensor]
 """Added to the mean cross-entropy of a batch, given the net and the number of labels."""
 
+Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+"""Transforms one training batch, drawing from the generator (see ``DataSplit.augment``)."""
+
 
 class TrainingDiverged(ConfigError):
     """The loss became NaN or infinite: almost always a learning rate that is too high."""
@@ -58,11 +61,14 @@ def train_network(
     cfg: DictConfig,
     seed: int,
     extra_loss: ExtraLoss | None = None,
+    augment: Augment | None = None,
 ) -> float:
     """Train ``net`` in place on (x, y), already on the net's device; returns the last loss.
 
     Runs ``max(epochs * ceil(n / batch_size), min_steps)`` steps so that tiny labeled sets
-    still get enough updates. Data order and dropout masks both follow ``seed``.
+    still get enough updates. Data order, augmentation and dropout masks all follow ``seed``.
+    With ``trainer.amp`` on CUDA the forward pass runs under bfloat16 autocast (no loss
+    scaling is needed for bfloat16); elsewhere ``amp`` changes nothing.
     """
     device = next(net.parameters()).device
     n = len(x)
@@ -71,6 +77,10 @@ def train_network(
     epochs = max(cfg.epochs, math.ceil(cfg.min_steps / per_epoch))
     opt = make_optimizer(net, cfg)
     order_gen = torch_generator(seed, "order", device=device)
+    augment_gen = torch_generator(seed, "augment", device=device)
+    amp = torch.autocast(
+        "cuda", dtype=torch.bfloat16, enabled=bool(cfg.get("amp", False)) and device.type == "cuda"
+    )
     net.train()
     loss = torch.zeros(())
     with seeded(seed, device):
@@ -78,9 +88,11 @@ def train_network(
             perm = torch.randperm(n, generator=order_gen, device=device)
             for start in range(0, n, batch):
                 idx = perm[start : start + batch]
-                loss = F.cross_entropy(net(x[idx]), y[idx])
-                if extra_loss is not None:
-                    loss = loss + extra_loss(net, n)
+                xb = x[idx] if augment is None else augment(x[idx], augment_gen)
+                with amp:
+                    loss = F.cross_entropy(net(xb), y[idx])
+                    if extra_loss is not None:
+                        loss = loss + extra_loss(net, n)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

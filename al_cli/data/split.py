@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import torch
 from hydra.utils import get_method
@@ -16,6 +17,8 @@ class DataSplit:
     """Pool inputs with their (hidden) labels, and a held-out test set.
 
     Only the Oracle keeps ``pool_y`` once the loop starts; strategies never see it.
+    ``augment(x, generator) -> x``, when set, transforms each training batch (never the
+    inputs that are scored or evaluated).
     """
 
     name: str
@@ -24,6 +27,7 @@ class DataSplit:
     test_x: torch.Tensor
     test_y: torch.Tensor
     num_classes: int
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -40,7 +44,25 @@ def load_dataset(cfg: DictConfig) -> DataSplit:
         ) from err
     split = loader(cfg)
     check_split(split)
+    if cfg.get("augment") and split.augment is None:
+        raise ConfigError(
+            f"dataset.augment=true but dataset={cfg.name} has no image augmentation "
+            f"(it applies to images); set dataset.augment=false"
+        )
     return split
+
+
+def place_inputs(split: DataSplit, device: torch.device) -> DataSplit:
+    """On CUDA, hold the inputs on the GPU when they take at most half its free memory (no
+    copy per batch at all), else in pinned memory (asynchronous copies). Labels stay on the CPU.
+    """
+    if device.type != "cuda":
+        return split
+    size = sum(t.element_size() * t.nelement() for t in (split.pool_x, split.test_x))
+    free, _ = torch.cuda.mem_get_info(device)
+    if size <= free // 2:
+        return replace(split, pool_x=split.pool_x.to(device), test_x=split.test_x.to(device))
+    return replace(split, pool_x=split.pool_x.pin_memory(), test_x=split.test_x.pin_memory())
 
 
 def check_split(split: DataSplit) -> None:

@@ -8,6 +8,7 @@ from omegaconf import DictConfig
 from torch import nn
 
 from al_cli.config import ConfigError
+from al_cli.models import image_shape
 
 
 class GalCNN(nn.Module):
@@ -17,12 +18,7 @@ class GalCNN(nn.Module):
 
     def __init__(self, cfg: DictConfig, input_shape: tuple[int, ...], num_classes: int):
         super().__init__()
-        if len(input_shape) != 3:
-            raise ConfigError(
-                f"model=cnn needs image inputs (channels, height, width), got shape "
-                f"{tuple(input_shape)}; use model=mlp for flat features"
-            )
-        channels, height, width = input_shape
+        channels, height, width = image_shape("cnn", input_shape)
         k = cfg.kernel_size
         conv_h, conv_w = (height - 2 * (k - 1)) // 2, (width - 2 * (k - 1)) // 2
         if conv_h < 1 or conv_w < 1:

@@ -15,7 +15,7 @@ from torch import nn
 
 from al_cli.models import model_class
 from al_cli.seeding import seeded
-from al_cli.trainer import ExtraLoss, train_network
+from al_cli.trainer import Augment, ExtraLoss, train_network
 
 
 @dataclass
@@ -27,6 +27,8 @@ class NetworkFactory:
     input_shape: tuple[int, ...]
     num_classes: int
     device: torch.device
+    augment: Augment | None = None
+    """The data set's training-time augmentation, applied by every ``train`` call."""
 
     def build(self, seed: int) -> nn.Module:
         with seeded(seed, "cpu"):
@@ -41,7 +43,7 @@ class NetworkFactory:
         seed: int,
         extra_loss: ExtraLoss | None = None,
     ) -> float:
-        return train_network(net, x, y, self.trainer_cfg, seed, extra_loss)
+        return train_network(net, x, y, self.trainer_cfg, seed, extra_loss, self.augment)
 
     @property
     def warm_start(self) -> bool:

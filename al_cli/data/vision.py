@@ -1,0 +1,170 @@
+"""Standard image benchmarks in the on-disk layouts of torchvision's own data set classes.
+
+``dataset.root`` (``paths.data_dir`` by default) is the root handed to torchvision: MNIST lies
+in ``root/MNIST/raw``, CIFAR-10 in ``root/cifar-10-batches-py``, SVHN in ``root/*_32x32.mat``.
+Files that are present are read as they are; missing files are fetched with torchvision's own
+download code when ``dataset.download=true``. Each split is decoded once into one tensor.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+from torchvision import datasets as tvd
+from torchvision.datasets.utils import download_and_extract_archive, download_url
+
+from al_cli.config import ConfigError
+from al_cli.data.images import image_split, to_float
+from al_cli.data.split import DataSplit
+
+Arrays = tuple[torch.Tensor, np.ndarray | torch.Tensor]
+"""uint8 images ``[N, C, H, W]`` and integer labels ``[N]``."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a benchmark's files lie under the root, how to fetch and how to read them."""
+
+    title: str
+    num_classes: int
+    folder: Callable[[str], Path]
+    files: list[str]
+    fetch: Callable[[str], None]
+    read: Callable[[str, bool], Arrays]
+
+
+def mnist_like(title: str, cls: type[tvd.MNIST]) -> Source:
+    """MNIST, Fashion-MNIST, KMNIST: torchvision's class reads the unpacked IDX files (it
+    checks only that they exist) and downloads them from its mirrors."""
+
+    def read(root: str, train: bool) -> Arrays:
+        data = cls(root, train=train, download=False)
+        return data.data.unsqueeze(1), data.targets
+
+    return Source(
+        title,
+        10,
+        folder=lambda root: Path(root) / cls.__name__ / "raw",
+        files=[Path(url).stem for url, _ in cls.resources],  # the names without .gz
+        fetch=lambda root: cls(root, train=True, download=True),
+        read=read,
+    )
+
+
+def cifar(title: str, cls: type[tvd.CIFAR10], num_classes: int) -> Source:
+    """CIFAR-10/100: pickled batches of ``data`` rows (3x32x32, channel-major) and labels,
+    read here because torchvision's class refuses any file whose MD5 differs from the
+    release's; downloaded with torchvision's archive URL and checksum."""
+
+    def folder(root: str) -> Path:
+        return Path(root) / cls.base_folder
+
+    def read(root: str, train: bool) -> Arrays:
+        images, labels = [], []
+        for name, _ in cls.train_list if train else cls.test_list:
+            with open(folder(root) / name, "rb") as f:
+                entry = pickle.load(f, encoding="latin1")
+            images.append(np.asarray(entry["data"], dtype=np.uint8))
+            labels.extend(entry["labels"] if "labels" in entry else entry["fine_labels"])
+        x = np.concatenate(images).reshape(-1, 3, 32, 32)
+        return torch.from_numpy(x), np.asarray(labels, dtype=np.int64)
+
+    return Source(
+        title,
+        num_classes,
+        folder=folder,
+        files=[name for name, _ in cls.train_list + cls.test_list],
+        fetch=lambda root: download_and_extract_archive(
+            cls.url, root, filename=cls.filename, md5=cls.tgz_md5
+        ),
+        read=read,
+    )
+
+
+def svhn() -> Source:
+    """SVHN: MATLAB files in the root itself, X as height x width x channel x N and the digit
+    0 labelled 10; read here (torchvision's class checks MD5s too), fetched by its URLs."""
+    splits = {name: tvd.SVHN.split_list[name] for name in ("train", "test")}
+
+    def fetch(root: str) -> None:
+        for url, filename, md5 in splits.values():
+            if not (Path(root) / filename).is_file():
+                download_url(url, root, filename, md5)
+
+    def read(root: str, train: bool) -> Arrays:
+        import scipy.io
+
+        mat = scipy.io.loadmat(Path(root) / splits["train" if train else "test"][1])
+        x = np.ascontiguousarray(np.transpose(mat["X"], (3, 2, 0, 1)))  # HWCN -> NCHW
+        y = mat["y"].astype(np.int64).reshape(-1)
+        y[y == 10] = 0
+        return torch.from_numpy(x), y
+
+    files = [filename for _, filename, _ in splits.values()]
+    return Source("SVHN", 10, folder=Path, files=files, fetch=fetch, read=read)
+
+
+SOURCES: dict[str, Source] = {
+    "mnist": mnist_like("MNIST", tvd.MNIST),
+    "fashion_mnist": mnist_like("Fashion-MNIST", tvd.FashionMNIST),
+    "kmnist": mnist_like("KMNIST", tvd.KMNIST),
+    "cifar10": cifar("CIFAR-10", tvd.CIFAR10, 10),
+    "cifar100": cifar("CIFAR-100", tvd.CIFAR100, 100),
+    "svhn": svhn(),
+}
+
+
+def ensure_files(source: Source, root: str, download: bool) -> None:
+    """Fetch missing files if allowed; else one line naming where they were expected."""
+    folder = source.folder(root)
+    missing = [f for f in source.files if not (folder / f).is_file()]
+    if not missing:
+        return
+    if download:
+        try:
+            source.fetch(root)
+        except Exception as err:
+            reason = " ".join(str(err).split())  # one line, whatever the error prints
+            raise ConfigError(
+                f"could not download {source.title} into {folder.resolve()} "
+                f"({type(err).__name__}: {reason}); put the files {', '.join(source.files)} "
+                f"there yourself and run with dataset.download=false"
+            ) from err
+        missing = [f for f in source.files if not (folder / f).is_file()]
+        if not missing:
+            return
+    raise ConfigError(
+        f"{source.title} not found: expected {', '.join(missing)} in {folder.resolve()}; "
+        f"run once with dataset.download=true where the internet is reachable, or copy the "
+        f"files there (paths.data_dir or the AL_DATA_DIR environment variable sets the root)"
+    )
+
+
+def load_torchvision(cfg: DictConfig) -> DataSplit:
+    """A torchvision benchmark by ``dataset.name``: its training set is the pool, its official
+    test set the test set; pixels scaled to [0, 1], then normalised by ``dataset.mean``/``std``."""
+    if cfg.name not in SOURCES:
+        raise ConfigError(
+            f"dataset.name={cfg.name!r} is not a torchvision data set al knows; "
+            f"choose one of {', '.join(SOURCES)}"
+        )
+    source = SOURCES[cfg.name]
+    ensure_files(source, cfg.root, cfg.download)
+    try:
+        pool_x, pool_y = source.read(cfg.root, True)
+        test_x, test_y = source.read(cfg.root, False)
+    except Exception as err:
+        reason = " ".join(str(err).split())
+        raise ConfigError(
+            f"{source.title} files in {source.folder(cfg.root).resolve()} cannot be read "
+            f"({type(err).__name__}: {reason}); delete them and run with dataset.download=true"
+        ) from err
+    return image_split(
+        cfg.name, to_float(pool_x), pool_y, to_float(test_x), test_y, source.num_classes, cfg
+    )

@@ -1,0 +1,153 @@
+"""Every model: output and embedding shapes on the inputs it is meant for, the parts that
+strategies use (``features``, ``embed``, ``classifier``), and clear errors on the wrong inputs.
+Also the trainer's augmentation and mixed-precision switches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from al_cli.config import ConfigError
+from al_cli.data.images import CropFlip
+from al_cli.models import model_class
+from al_cli.posteriors import NetworkFactory
+from al_cli.trainer import train_network
+from tests.conftest import compose_config
+
+CASES = [
+    ("mlp", (10,), 128),
+    ("mlp", (1, 28, 28), 128),
+    ("cnn", (1, 28, 28), 128),
+    ("cnn", (3, 32, 32), 128),
+    ("lenet", (1, 28, 28), 84),
+    ("lenet", (3, 32, 32), 84),
+    ("resnet18", (3, 32, 32), 512),
+    ("resnet18", (1, 28, 28), 512),
+]
+
+
+def build(name: str, shape: tuple[int, ...], classes: int = 7, *overrides: str) -> nn.Module:
+    cfg = compose_config(f"model={name}", *overrides).model
+    torch.manual_seed(0)
+    return model_class(cfg)(cfg, shape, classes)
+
+
+@pytest.mark.parametrize(("name", "shape", "dim"), CASES, ids=[f"{n}-{s}" for n, s, _ in CASES])
+def test_forward_and_embedding_shapes(name: str, shape: tuple[int, ...], dim: int):
+    net = build(name, shape).eval()
+    x = torch.randn(5, *shape)
+    with torch.no_grad():
+        logits, emb = net(x), net.embed(x)
+    assert logits.shape == (5, 7) and emb.shape == (5, dim) and net.embedding_dim == dim
+    assert isinstance(net.classifier, nn.Linear) and net.classifier.in_features == dim
+    torch.testing.assert_close(net.classifier(emb), logits)  # classifier is the last layer
+
+
+def test_resnet18_stems():
+    cifar = build("resnet18", (3, 32, 32))
+    assert cifar.features[0].kernel_size == (3, 3) and cifar.features[0].stride == (1, 1)
+    assert isinstance(cifar.features[3], nn.Identity)  # no max-pool
+    imagenet = build("resnet18", (3, 64, 64), 7, "model.stem=imagenet")
+    assert imagenet.features[0].kernel_size == (7, 7)
+    assert isinstance(imagenet.features[3], nn.MaxPool2d)
+    with torch.no_grad():
+        assert imagenet(torch.randn(2, 3, 64, 64)).shape == (2, 7)
+    # 32x32 keeps a 4x4 map before pooling with the CIFAR stem, 1x1 with ImageNet's
+    body = nn.Sequential(*list(cifar.features)[:8]).eval()
+    with torch.no_grad():
+        assert body(torch.randn(1, 3, 32, 32)).shape == (1, 512, 4, 4)
+    dropout = build("resnet18", (3, 32, 32), 7, "model.dropout=0.3")
+    assert isinstance(dropout.features[-1], nn.Dropout)
+
+
+def test_resnet18_pretrained_weights_from_torch_cache(tmp_path: Path, monkeypatch):
+    """With the ImageNet checkpoint in torch's cache, its weights are loaded (not re-drawn);
+    without it and offline, a clear error names the file and the way out."""
+    from torchvision.models import ResNet18_Weights, resnet18
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    checkpoints = tmp_path / "hub" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    torch.manual_seed(123)
+    reference = resnet18().state_dict()
+    torch.save(reference, checkpoints / Path(ResNet18_Weights.IMAGENET1K_V1.url).name)
+    net = build("resnet18", (3, 32, 32), 7, "model.pretrained=true")
+    assert torch.equal(net.features[4][0].conv1.weight, reference["layer1.0.conv1.weight"])
+    assert not torch.equal(
+        net.features[0].weight[:, :, :3, :3], reference["conv1.weight"][:, :, :3, :3]
+    )
+    kept = build("resnet18", (3, 64, 64), 7, "model.pretrained=true", "model.stem=imagenet")
+    assert torch.equal(kept.features[0].weight, reference["conv1.weight"])
+    fresh = build("resnet18", (3, 32, 32), 7)
+    assert not torch.equal(fresh.features[4][0].conv1.weight, reference["layer1.0.conv1.weight"])
+
+
+@pytest.mark.parametrize(
+    ("name", "shape", "overrides", "expect"),
+    [
+        ("cnn", (10,), [], "image inputs"),
+        ("lenet", (10,), [], "image inputs"),
+        ("resnet18", (10,), [], "image inputs"),
+        ("lenet", (1, 8, 8), [], "at least 12x12"),
+        ("cnn", (1, 6, 6), [], "kernel_size"),
+        ("resnet18", (3, 32, 32), ["model.stem=huge"], "model.stem"),
+        ("lenet", (1, 28, 28), ["model.hidden=[]"], "model.hidden"),
+    ],
+)
+def test_wrong_inputs_are_config_errors(name, shape, overrides, expect):
+    with pytest.raises(ConfigError, match=expect):
+        build(name, shape, 7, *overrides)
+
+
+def test_builds_are_seeded():
+    cfg = compose_config("model=lenet")
+    factory = NetworkFactory(cfg.model, cfg.trainer, (1, 28, 28), 10, torch.device("cpu"))
+    a, b, c = factory.build(1), factory.build(1), factory.build(2)
+    assert torch.equal(a.classifier.weight, b.classifier.weight)
+    assert not torch.equal(a.classifier.weight, c.classifier.weight)
+
+
+def train(augment=None, *overrides: str, seed: int = 0) -> nn.Module:
+    cfg = compose_config("model=lenet", "trainer.epochs=1", "trainer.min_steps=3", *overrides)
+    factory = NetworkFactory(cfg.model, cfg.trainer, (3, 16, 16), 3, torch.device("cpu"), augment)
+    net = factory.build(0)
+    x = torch.randn(12, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    factory.train(net, x, torch.arange(12) % 3, seed)
+    return net
+
+
+def test_training_augmentation_is_applied_and_seeded():
+    seen = []
+
+    def spy(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        seen.append(x.shape)
+        return CropFlip(pad=4, flip=True, fill=(0.0, 0.0, 0.0))(x, gen)
+
+    plain, aug, aug2 = train(), train(spy), train(spy)
+    assert seen == [(12, 3, 16, 16)] * 6  # every training batch, nothing else
+    w = [n.classifier.weight for n in (plain, aug, aug2)]
+    assert torch.equal(w[1], w[2]) and not torch.equal(w[0], w[1])
+    other = train(spy, seed=1)
+    assert not torch.equal(other.classifier.weight, w[1])
+
+
+def test_amp_changes_nothing_off_cuda():
+    """``trainer.amp`` is a CUDA option; on the CPU training is bit-for-bit the same."""
+    a, b = train(), train(None, "trainer.amp=true")
+    assert torch.equal(a.classifier.weight, b.classifier.weight)
+
+
+def test_train_network_keeps_the_extra_loss_argument():
+    cfg = compose_config("model=lenet", "trainer.epochs=1", "trainer.min_steps=2")
+    net = model_class(cfg.model)(cfg.model, (3, 16, 16), 3)
+    calls = []
+
+    def extra(model: nn.Module, n: int) -> torch.Tensor:
+        calls.append(n)
+        return model.classifier.weight.pow(2).sum() * 0.0
+
+    train_network(net, torch.randn(6, 3, 16, 16), torch.arange(6) % 3, cfg.trainer, 0, extra)
+    assert calls == [6, 6]
