@@ -54,6 +54,7 @@ class DeepEnsemble:
         for member in state["nets"]:
             net = self.factory.build(0)
             net.load_state_dict(member)
+            net.eval()
             self.nets.append(net)
 
     @torch.no_grad()

@@ -34,6 +34,7 @@ class Deterministic:
         if "net" in state:
             self.net = self.factory.build(0)
             self.net.load_state_dict(state["net"])
+            self.net.eval()
 
     @torch.no_grad()
     def sample_probs(self, x: torch.Tensor) -> torch.Tensor:
