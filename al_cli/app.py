@@ -236,7 +236,8 @@ def run_experiment(
             keep_model=bool(cfg.trainer.warm_start),
             stop_requested=lambda: stop_requested() is not None,
         )
-    except (Interrupted, KeyboardInterrupt):
+    except (Interrupted, KeyboardInterrupt, SystemExit):
+        # SystemExit: submitit's handler exits after requeueing a preempted or timed-out job
         recorder.finish("interrupted")
         raise
     except BaseException as err:
