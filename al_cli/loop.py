@@ -78,9 +78,19 @@ def posterior_state(learner: Learner) -> dict | None:
 def restore_pool(pool: Pool, oracle: Oracle, checkpoint: dict[str, Any]) -> None:
     """Reveal the checkpoint's labeled indices again, round by round, in acquisition order."""
     labeled, rounds = checkpoint["labeled"], checkpoint["rounds"]
+    if max(labeled, default=-1) >= pool.size:
+        raise ConfigError(_changed_data)
     for r in sorted(set(rounds)):
         idx = np.asarray([i for i, ri in zip(labeled, rounds, strict=True) if ri == r])
         pool.add(idx, oracle.reveal(idx), r)
+    if pool.labels != list(checkpoint["labels"]):
+        raise ConfigError(_changed_data)
+
+
+_changed_data = (
+    "the data set's labels differ from those in the run folder's checkpoint (its files changed "
+    "since the run started); rerun with resume=false to start over"
+)
 
 
 def check_selection(pos: np.ndarray, k: int, n_unlabeled: int, strategy: Strategy) -> np.ndarray:

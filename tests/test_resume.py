@@ -254,7 +254,8 @@ def test_resume_of_warm_start_without_networks_is_refused(tmp_path: Path):
     cfg = compose_config(*FAST, "trainer.warm_start=true")
     exp = setup(cfg)
     rec = Recorder(tmp_path, {}, {})
-    checkpoint = {"next_round": 1, "labeled": [0], "rounds": [0], "posterior": None}
+    label = int(exp.split.pool_y[0])
+    checkpoint = {"next_round": 1, "labeled": [0], "labels": [label], "rounds": [0]}
     with pytest.raises(ConfigError, match="resume=false"):
         run_rounds(exp.split, exp.oracle, exp.learner, exp.strategy, exp.budget, 0, rec,
                    exp.identity, exp.initial, resume=checkpoint, keep_model=True)  # fmt: skip
@@ -287,3 +288,14 @@ def test_warm_start_resume_equals_uninterrupted(tmp_path: Path):
         {k: v for k, v in r.items() if not k.endswith("_seconds")} for r in resumed.curve
     ] == strip
     assert resumed.queries == full.queries
+
+
+def test_resume_refuses_changed_data(tmp_path: Path):
+    cfg = compose_config(*FAST)
+    exp = setup(cfg)
+    wrong = (int(exp.split.pool_y[0]) + 1) % 3
+    checkpoint = {"next_round": 1, "labeled": [0], "labels": [wrong], "rounds": [0]}
+    with pytest.raises(ConfigError, match="labels differ"):
+        rec = Recorder(tmp_path, {}, {})
+        run_rounds(exp.split, exp.oracle, exp.learner, exp.strategy, exp.budget, 0, rec,
+                   exp.identity, exp.initial, resume=checkpoint)  # fmt: skip
