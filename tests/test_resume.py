@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import al_cli.app  # noqa: F401  (registers the folder-name resolvers)
-from al_cli.app import setup
+from al_cli.app import previous_run, setup
 from al_cli.config import ConfigError
 from al_cli.loop import Interrupted, OutOfMemory, round_error, run_rounds
 from al_cli.results import (
@@ -25,6 +25,7 @@ from al_cli.results import (
     ResultsNotWritable,
     config_difference,
     config_hash,
+    identity_config,
     load_checkpoint,
 )
 from al_cli.trainer import TrainingDiverged
@@ -142,16 +143,6 @@ def test_sigterm_stops_cleanly_then_resumes(tmp_path: Path, reference: Path):
     out = run_al(*args)
     assert out.returncode == 0, out.stderr
     assert_same_results(tmp_path, reference)
-
-
-def test_resume_false_starts_over(tmp_path: Path, reference: Path):
-    folder = tmp_path / "run"
-    shutil.copytree(reference, folder)
-    (folder / "queries.csv").write_text("round,pool_index,label\n")
-    out = run_al("run", *LONG, "resume=false", f"hydra.run.dir={folder}")
-    assert out.returncode == 0 and "already finished" not in out.stdout
-    assert f"round   {ROUNDS - 1}" in out.stdout
-    assert_same_results(folder, reference)
 
 
 # ---- unit level -------------------------------------------------------------------------------
@@ -299,3 +290,15 @@ def test_resume_refuses_changed_data(tmp_path: Path):
         rec = Recorder(tmp_path, {}, {})
         run_rounds(exp.split, exp.oracle, exp.learner, exp.strategy, exp.budget, 0, rec,
                    exp.identity, exp.initial, resume=checkpoint)  # fmt: skip
+
+
+def test_resume_false_starts_over(tmp_path: Path, reference: Path):
+    """resume=false ignores the checkpoint, and a fresh start clears the older run's files."""
+    folder = tmp_path / "run"
+    shutil.copytree(reference, folder)
+    settings = identity_config(compose_config(*LONG))
+    assert previous_run(compose_config(*LONG), folder, settings)["finished"]
+    assert previous_run(compose_config(*LONG, "resume=false"), folder, settings) is None
+    Recorder(folder, {}, {}).start()
+    assert not (folder / CHECKPOINT).exists() and not (folder / "learning_curve.csv").exists()
+    assert json.loads((folder / "run.json").read_text())["status"] == "running"
