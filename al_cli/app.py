@@ -1,12 +1,19 @@
-"""The Hydra task behind ``al run``: compose, check, build, loop.
+"""The Hydra task behind ``al run``: compose, check, build, resume or start, loop.
 
 Kept importable on its own: submitit and joblib workers unpickle ``main`` from here and never
-run the CLI module, so the schemas are registered by importing ``al_cli.config`` here.
+run the CLI module, so the schemas (by importing ``al_cli.config``) and the resolvers that name
+run folders are registered here.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import signal
 import sys
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,17 +22,79 @@ import hydra
 import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import CompactHydraException
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from al_cli.config import ConfigError
 from al_cli.data import DataSplit, Oracle, load_dataset, place_inputs
 from al_cli.learner import Learner
-from al_cli.loop import Budget, run_rounds
+from al_cli.loop import Budget, Interrupted, run_rounds
 from al_cli.posteriors import NetworkFactory, make_posterior
-from al_cli.results import Recorder
+from al_cli.results import (
+    CHECKPOINT,
+    Recorder,
+    config_difference,
+    config_hash,
+    identity_config,
+    load_checkpoint,
+    plain,
+)
 from al_cli.seeding import numpy_rng
 from al_cli.strategies import Strategy, build_strategy, check_compatible
 from al_cli.trainer import check_trainer
+
+
+def gpus_wanted(device: str) -> int:
+    """GPUs a cluster job asks for: none for ``device=cpu`` or ``mps``, else one."""
+    return 0 if str(device).split(":")[0] in ("cpu", "mps") else 1
+
+
+OmegaConf.register_new_resolver("al_hash", lambda *, _root_: config_hash(_root_), replace=True)
+OmegaConf.register_new_resolver("al_gpus", gpus_wanted, replace=True)
+
+
+class JobFailed(CompactHydraException):
+    """One job of a sweep failed with a ConfigError; Hydra shows this line after the sweep."""
+
+
+def set_deterministic(on: bool) -> None:
+    """torch's deterministic algorithms; cuBLAS needs its workspace variable before first use."""
+    if on:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(on)
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[Callable[[], int | None]]:
+    """Turn the first SIGINT or SIGTERM into a stop after the current round; a second one stops
+    at once (the checkpoint of the last round is already safe). Yields a function that returns
+    the signal received, or None. A handler someone else installed (submitit's checkpoint and
+    requeue) is left in place, and so is everything outside the main thread."""
+    received: list[int] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        if received:
+            raise KeyboardInterrupt
+        received.append(signum)
+        print(
+            f"al run: {signal.Signals(signum).name} received; stopping after this round "
+            f"(send it again to stop now)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            if signal.getsignal(sig) in (signal.SIG_DFL, signal.default_int_handler):
+                previous[sig] = signal.signal(sig, handler)
+    try:
+        yield lambda: received[0] if received else None
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -114,14 +183,44 @@ def setup(cfg: DictConfig) -> Experiment:
     return Experiment(split, oracle, learner, strategy, budget, initial, identity, device)
 
 
-def run_experiment(cfg: DictConfig, out_dir: Path) -> None:
-    """Set up, then run every round, recording as it goes."""
+def previous_run(cfg: DictConfig, out_dir: Path, settings: dict[str, Any]) -> dict | None:
+    """The checkpoint this run continues from; refuses one written by another config."""
+    if not cfg.resume:
+        return None
+    checkpoint = load_checkpoint(out_dir / CHECKPOINT)
+    if checkpoint is None:
+        return None
+    diff = config_difference(checkpoint["identity"], plain(settings))
+    if diff is not None:
+        raise ConfigError(
+            f"the run folder {out_dir} holds the checkpoint of another config ({diff}); "
+            f"choose another folder (hydra.run.dir) or rerun with resume=false to start over there"
+        )
+    return checkpoint
+
+
+def run_experiment(
+    cfg: DictConfig, out_dir: Path, stop_requested: Callable[[], int | None] = lambda: None
+) -> None:
+    """Skip a finished run, resume an unfinished one, or start; record every round."""
+    set_deterministic(cfg.deterministic)
+    settings = identity_config(cfg)
+    checkpoint = previous_run(cfg, out_dir, settings)
+    config = OmegaConf.to_container(cfg, resolve=True)
+    if checkpoint is not None and checkpoint["finished"]:
+        print(f"al run: already finished, skipped: {out_dir} (resume=false runs it again)")
+        if run_status(out_dir) != "finished":  # stopped between its last two writes
+            recorder = Recorder(out_dir, config, {}, settings)
+            recorder.restore(checkpoint)
+            recorder.start()
+            recorder.finish("finished")
+        return
     exp = setup(cfg)
-    recorder = Recorder(
-        out_dir,
-        OmegaConf.to_container(cfg, resolve=True),
-        {"device": str(exp.device), "torch_threads": torch.get_num_threads()},
-    )
+    extra = {"device": str(exp.device), "torch_threads": torch.get_num_threads()}
+    recorder = Recorder(out_dir, config, extra, settings)
+    if checkpoint is not None:
+        recorder.restore(checkpoint)
+        print(f"al run: resuming {out_dir} at round {checkpoint['next_round']}")
     recorder.start()
     print(f"al run: {cfg.strategy.name} on {cfg.dataset.name} -> {out_dir}")
     try:
@@ -135,7 +234,14 @@ def run_experiment(cfg: DictConfig, out_dir: Path) -> None:
             recorder,
             exp.identity,
             exp.initial,
+            resume=checkpoint,
+            keep_model=bool(cfg.trainer.warm_start),
+            stop_requested=lambda: stop_requested() is not None,
         )
+    except (Interrupted, KeyboardInterrupt, SystemExit):
+        # SystemExit: submitit's handler exits after requeueing a preempted or timed-out job
+        recorder.finish("interrupted")
+        raise
     except BaseException as err:
         message = str(err) if isinstance(err, ConfigError) else f"{type(err).__name__}: {err}"
         recorder.finish("failed", message)
@@ -148,11 +254,32 @@ def run_experiment(cfg: DictConfig, out_dir: Path) -> None:
     )
 
 
+def run_status(out_dir: Path) -> str | None:
+    try:
+        return json.loads((out_dir / "run.json").read_text()).get("status")
+    except (OSError, ValueError):
+        return None
+
+
 @hydra.main(version_base="1.3", config_path="pkg://al_cli.configs", config_name="config")
 def main(cfg: DictConfig) -> None:
-    out_dir = Path(HydraConfig.get().runtime.output_dir)
-    try:
-        run_experiment(cfg, out_dir)
-    except ConfigError as err:
-        print(f"al run: error: {err}", file=sys.stderr)
-        sys.exit(2)
+    """One run. A ConfigError is one line and exit 2; in a sweep the job fails alone (the
+    others still run) and the sweep exits non-zero after them. A stop exits 128 + signal."""
+    hydra_cfg = HydraConfig.get()
+    out_dir = Path(hydra_cfg.runtime.output_dir)
+    with stop_on_signals() as stop:
+        try:
+            run_experiment(cfg, out_dir, stop)
+        except ConfigError as err:
+            print(f"al run: error: {err}", file=sys.stderr, flush=True)
+            if hydra_cfg.mode == RunMode.MULTIRUN:
+                raise JobFailed(f"al run: error: {err}") from None
+            sys.exit(2)
+        except (Interrupted, KeyboardInterrupt):
+            print(
+                f"al run: stopped; every completed round is saved in {out_dir}. "
+                f"Rerun the same command to resume.",
+                file=sys.stderr,
+                flush=True,
+            )
+            sys.exit(128 + (stop() or signal.SIGINT))

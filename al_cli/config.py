@@ -116,6 +116,10 @@ class PathsConfig:
 class RootConfig:
     seed: int = 0
     device: str = "auto"
+    # continue an unfinished run found in the run folder, skip a finished one (false: start over)
+    resume: bool = True
+    # torch's deterministic algorithms (and cuBLAS workspace): reproducible on GPU, slower
+    deterministic: bool = False
     paths: PathsConfig = field(default_factory=PathsConfig)
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     model: ModelConfig = field(default_factory=ModelConfig)

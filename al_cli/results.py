@@ -1,12 +1,14 @@
-"""What a run leaves behind: learning_curve.csv, queries.csv and run.json, written atomically.
+"""What a run leaves behind: checkpoint.pt, learning_curve.csv, queries.csv and run.json.
 
 Every file is rewritten whole through a temporary file, fsync and rename, so a reader (or a
-crash) never sees a torn row: a row exists only once its round is complete.
+crash) never sees a torn row: a row exists only once its round is complete. The checkpoint is
+the record a run resumes from and is written first; the CSVs are views of it.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -17,6 +19,10 @@ import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from al_cli.config import ConfigError
 
 CURVE_COLUMNS = [
     "dataset",
@@ -48,20 +54,105 @@ os.umask(_UMASK)
 VERSIONED_PACKAGES = ["al-cli", "torch", "numpy", "hydra-core", "omegaconf", "scikit-learn"]
 
 
+CHECKPOINT = "checkpoint.pt"
+
+NOT_IDENTITY = ("hydra", "paths", "resume", "deterministic")
+"""Top-level keys that never change a run's results, so they are not part of its identity."""
+
+
+class ResultsNotWritable(ConfigError):
+    """The run folder cannot be written (read-only, full, gone)."""
+
+
+def identity_config(cfg: DictConfig) -> dict[str, Any]:
+    """Every setting that changes a run's results, resolved: what a checkpoint must match.
+
+    Works on the task's config and on the root config with its ``hydra`` node (as the folder
+    name resolver sees it): each kept key is resolved on its own, never ``hydra.*``.
+    """
+    out: dict[str, Any] = {}
+    for key in cfg:
+        if key in NOT_IDENTITY:
+            continue
+        node = cfg[key]
+        out[str(key)] = (
+            OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+        )
+    return out
+
+
+def config_hash(cfg: DictConfig) -> str:
+    """Eight hex digits naming a config apart from its seed (which the folder names itself)."""
+    identity = {k: v for k, v in identity_config(cfg).items() if k != "seed"}
+    blob = json.dumps(identity, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:8]
+
+
+def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(d, dict):
+        return {prefix: d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        out.update(_flatten(v, f"{prefix}{k}."))
+    return {k.rstrip("."): v for k, v in out.items()}
+
+
+def config_difference(old: dict[str, Any], new: dict[str, Any]) -> str | None:
+    """The first setting that differs, as ``key is A there and B here``; None when equal."""
+    a, b = _flatten(old), _flatten(new)
+    for key in sorted(set(a) | set(b)):
+        if a.get(key, "<unset>") != b.get(key, "<unset>"):
+            return f"{key} is {a.get(key, '<unset>')!r} there and {b.get(key, '<unset>')!r} here"
+    return None
+
+
+def plain(value: Any) -> Any:
+    """Only JSON types (no numpy scalars), so a checkpoint loads with ``weights_only``."""
+    return json.loads(json.dumps(value))
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` in one step: temporary file, fsync, rename."""
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` in one step: temporary file, fsync, rename."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.chmod(tmp, 0o666 & ~_UMASK)
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def load_checkpoint(path: Path) -> dict[str, Any] | None:
+    """The checkpoint at ``path``, or None when there is none."""
+    import torch
+
+    if not Path(path).exists():
+        return None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ConfigError(
+            f"cannot read the checkpoint {path} ({type(err).__name__}: {err}); "
+            f"rerun with resume=false to start this run over"
+        ) from None
 
 
 def csv_text(rows: list[dict[str, Any]], columns: list[str]) -> str:
@@ -83,10 +174,23 @@ def package_versions() -> dict[str, str]:
 
 
 class Recorder:
-    """Keeps a run's rows and rewrites its files after every completed round."""
+    """Keeps a run's rows and rewrites its files after every completed round.
 
-    def __init__(self, out_dir: Path, config: dict[str, Any], extra: dict[str, Any]):
+    ``record`` writes the checkpoint first and the CSVs after it, so the CSVs never hold a
+    round that the checkpoint lacks; a resumed run rewrites them from the checkpoint.
+    """
+
+    def __init__(
+        self,
+        out_dir: Path,
+        config: dict[str, Any],
+        extra: dict[str, Any],
+        identity: dict[str, Any] | None = None,
+    ):
+        """``identity``: the settings a checkpoint must match (``identity_config``)."""
         self.out_dir = Path(out_dir)
+        self.config = plain(config)
+        self.identity = plain(identity or {})
         self.curve: list[dict[str, Any]] = []
         self.queries: list[dict[str, Any]] = []
         self.info: dict[str, Any] = {
@@ -98,24 +202,84 @@ class Recorder:
             **extra,
         }
 
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out_dir / CHECKPOINT
+
+    def restore(self, checkpoint: dict[str, Any]) -> None:
+        """Continue from a checkpoint: its rows become this run's first rows."""
+        self.curve = list(checkpoint["curve"])
+        self.queries = list(checkpoint["queries"])
+        self.info["resumed_at_round"] = checkpoint["next_round"]
+
     def start(self) -> None:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        """Make the folder and write run.json; a fresh run first removes an older run's files."""
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            if not self.curve:
+                for name in (CHECKPOINT, "learning_curve.csv", "queries.csv"):
+                    (self.out_dir / name).unlink(missing_ok=True)
+        except OSError as err:
+            raise self._not_writable(err) from None
+        if self.curve:
+            self._write_csvs()
         self._write_info()
 
-    def record(self, row: dict[str, Any], queries: list[dict[str, Any]]) -> None:
-        """Add one completed round and its queries, then rewrite both CSVs."""
-        self.curve.append(row)
-        self.queries.extend(queries)
-        atomic_write_text(self.out_dir / "queries.csv", csv_text(self.queries, QUERY_COLUMNS))
-        atomic_write_text(self.out_dir / "learning_curve.csv", csv_text(self.curve, CURVE_COLUMNS))
+    def record(
+        self, row: dict[str, Any], queries: list[dict[str, Any]], state: dict[str, Any]
+    ) -> None:
+        """Add one completed round and its queries: checkpoint first, then both CSVs.
+
+        ``state`` is what the loop needs to continue after this round (pool, next round, model).
+        """
+        self.curve.append(plain(row))
+        self.queries.extend(plain(queries))
+        checkpoint = {
+            "identity": self.identity,
+            "config": self.config,
+            "curve": self.curve,
+            "queries": self.queries,
+            **state,
+        }
+        self._guarded(save_checkpoint, self.checkpoint_path, checkpoint)
+        self._write_csvs()
 
     def finish(self, status: str, error: str | None = None) -> None:
+        """Mark the run's end in run.json; after a failure, a second failure to write is ignored."""
         self.info["status"] = status
         self.info["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         self.info["rounds"] = len(self.curve)
         if error is not None:
             self.info["error"] = error
-        self._write_info()
+        try:
+            self._write_info()
+        except ResultsNotWritable:
+            if status == "finished":
+                raise
+
+    def _write_csvs(self) -> None:
+        self._guarded(
+            atomic_write_text, self.out_dir / "queries.csv", csv_text(self.queries, QUERY_COLUMNS)
+        )
+        self._guarded(
+            atomic_write_text,
+            self.out_dir / "learning_curve.csv",
+            csv_text(self.curve, CURVE_COLUMNS),
+        )
 
     def _write_info(self) -> None:
-        atomic_write_text(self.out_dir / "run.json", json.dumps(self.info, indent=2) + "\n")
+        text = json.dumps(self.info, indent=2) + "\n"
+        self._guarded(atomic_write_text, self.out_dir / "run.json", text)
+
+    def _guarded(self, write: Any, path: Path, data: Any) -> None:
+        try:
+            write(path, data)
+        except OSError as err:
+            raise self._not_writable(err) from None
+
+    def _not_writable(self, err: OSError) -> ResultsNotWritable:
+        return ResultsNotWritable(
+            f"cannot write the run folder {self.out_dir} ({err.strerror or err}); free space "
+            f"or make it writable (or set paths.results_dir), then rerun the same command: it "
+            f"resumes from the last saved round"
+        )

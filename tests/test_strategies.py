@@ -110,7 +110,7 @@ def test_strategies_never_see_hidden_labels(name: str):
     exp.strategy.select = spy
     recorder = Recorder.__new__(Recorder)
     recorder.curve, recorder.queries = [], []
-    recorder.record = lambda row, queries: (
+    recorder.record = lambda row, queries, state: (
         recorder.curve.append(row),
         recorder.queries.extend(queries),
     )

@@ -45,6 +45,18 @@ class DeepEnsemble:
                 xm, ym = x[idx], y[idx]
             self.factory.train(net, xm, ym, member_seed)
 
+    def state_dict(self) -> dict:
+        """The trained members, for a checkpoint that a warm-started run resumes from."""
+        return {"nets": [net.state_dict() for net in self.nets]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.nets = []
+        for member in state["nets"]:
+            net = self.factory.build(0)
+            net.load_state_dict(member)
+            net.eval()
+            self.nets.append(net)
+
     @torch.no_grad()
     def sample_probs(self, x: torch.Tensor) -> torch.Tensor:
         return torch.stack([torch.softmax(net(x), dim=-1) for net in self.nets])

@@ -26,6 +26,16 @@ class Deterministic:
             self.net = self.factory.build(seed)
         self.factory.train(self.net, x, y, seed)
 
+    def state_dict(self) -> dict:
+        """The trained network, for a checkpoint that a warm-started run resumes from."""
+        return {} if self.net is None else {"net": self.net.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if "net" in state:
+            self.net = self.factory.build(0)
+            self.net.load_state_dict(state["net"])
+            self.net.eval()
+
     @torch.no_grad()
     def sample_probs(self, x: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.net(x), dim=-1).unsqueeze(0)
