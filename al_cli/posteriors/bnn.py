@@ -23,8 +23,9 @@ from al_cli.config import ConfigError
 from al_cli.posteriors.base import NetworkFactory
 from al_cli.seeding import derive_seed, torch_generator
 
-INITIAL_SIGMA = 1e-3
-"""Posterior standard deviation at initialisation: training starts near the plain network."""
+INITIAL_SIGMA = 0.5
+"""Posterior standard deviation at initialisation, relative to the spread of the layer's
+initial weights (Adam moves rho by about lr per step, so the start matters)."""
 
 
 class Variational(nn.Module):
@@ -33,7 +34,7 @@ class Variational(nn.Module):
     def __init__(self, layer: nn.Module, op: Callable, prior_sigma: float):
         super().__init__()
         self.op = op
-        rho = math.log(math.expm1(INITIAL_SIGMA))
+        rho = math.log(math.expm1(INITIAL_SIGMA * float(layer.weight.detach().std())))
         self.weight_mu = nn.Parameter(layer.weight.detach().clone())
         self.weight_rho = nn.Parameter(torch.full_like(layer.weight, rho))
         has_bias = layer.bias is not None
