@@ -20,6 +20,7 @@ import argparse
 import copy
 import os
 import platform
+import sys
 import time
 
 import torch
@@ -72,6 +73,7 @@ def main() -> None:
     ap.add_argument("--baal-batch", type=int, default=64, help="inputs per baal batch")
     ap.add_argument("--repeats", type=int, default=1)
     args = ap.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # rows show up in a redirected log
     torch.set_num_threads(args.threads)
 
     from baal.bayesian.caching_utils import MCCachingModule
