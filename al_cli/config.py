@@ -81,6 +81,16 @@ class StrategyConfig:
     # deep ensemble / committee
     members: int = 5
     bootstrap: bool = False
+    # bnn: scale of the Gaussian prior over every weight
+    bnn_prior_sigma: float = 0.1
+    # laplace: last-layer Hessian (auto: full for small heads, else kron) and prior precision
+    # (null: fitted by maximising the marginal likelihood each round)
+    laplace_hessian: str = "auto"
+    laplace_prior_precision: Optional[float] = None  # noqa: UP045
+    # batchbald: greedy selection among the top candidates by BALD; joint configurations
+    # are enumerated exactly while classes^batch fits in joint_samples, then sampled
+    batchbald_candidates: int = 100
+    batchbald_joint_samples: int = 2000
 
 
 @dataclass

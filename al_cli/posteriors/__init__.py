@@ -6,12 +6,18 @@ from omegaconf import DictConfig
 
 from al_cli.config import ConfigError
 from al_cli.posteriors.base import NetworkFactory, Posterior
+from al_cli.posteriors.bnn import BayesByBackprop
 from al_cli.posteriors.deep_ensemble import DeepEnsemble
 from al_cli.posteriors.deterministic import Deterministic
+from al_cli.posteriors.laplace import LastLayerLaplace
+from al_cli.posteriors.mc_dropout import MCDropout
 
 POSTERIORS: dict[str, type] = {
     "deterministic": Deterministic,
     "deep_ensemble": DeepEnsemble,
+    "mc_dropout": MCDropout,
+    "bnn": BayesByBackprop,
+    "laplace": LastLayerLaplace,
 }
 
 

@@ -30,7 +30,7 @@ class ScoringStrategy:
                 f"strategy.acquisition={cfg.acquisition!r} is not known; choose one of "
                 f"{', '.join(sorted(ACQUISITIONS))}"
             )
-        check_selection(cfg.selection, cfg.temperature)
+        check_selection(cfg.selection, cfg.temperature, cfg.acquisition)
         self.acquisition = cfg.acquisition
         self.score = ACQUISITIONS[cfg.acquisition]
         self.selection = cfg.selection

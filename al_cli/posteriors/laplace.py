@@ -1,0 +1,150 @@
+"""A last-layer Laplace approximation (MacKay 1992; Daxberger et al. 2021, "Laplace Redux").
+
+The network is trained as usual; its last layer's weights and bias, W [C, D+1], then get a
+Gaussian posterior centred on the trained values with precision H + delta*I, H the
+Gauss-Newton (here equal to the Fisher) Hessian of the labeled set's negative log-likelihood:
+H = sum_i (diag(p_i) - p_i p_i^T) (x) phi_i phi_i^T, phi_i the penultimate features with a 1
+appended. ``full`` keeps H whole; ``kron`` approximates it by the Kronecker product
+(mean_i Lambda_i) (x) (sum_i phi_i phi_i^T) (KFAC). Both are eigendecomposed, so sampling and
+the marginal likelihood that fits delta (when ``laplace_prior_precision`` is null) are cheap.
+S weight samples are drawn once per round and shared by every input.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+from torch import nn
+
+from al_cli.config import ConfigError
+from al_cli.posteriors.base import NetworkFactory
+from al_cli.seeding import derive_seed, torch_generator
+
+FULL_MAX_PARAMS = 2500
+"""``auto`` uses the full Hessian while C*(D+1) is at most this, else the Kronecker factors."""
+
+PRIOR_GRID = np.logspace(-4, 4, 161)
+"""Prior precisions searched by the marginal likelihood."""
+
+
+def with_bias(phi: torch.Tensor) -> torch.Tensor:
+    return torch.cat([phi, torch.ones(len(phi), 1, dtype=phi.dtype, device=phi.device)], dim=1)
+
+
+def hessian_eigen(phi: torch.Tensor, probs: torch.Tensor, kind: str) -> dict[str, torch.Tensor]:
+    """Eigendecomposition of the last layer's GGN Hessian (``phi`` already has the 1 appended).
+
+    full: ``values`` [C*D1] with ``vectors`` [C*D1, C*D1] over the row-major flattened W.
+    kron: ``g``, ``qg`` (class factor) and ``a``, ``qa`` (feature factor); the eigenvalues are
+    the products g_c * a_d.
+    """
+    lam = torch.diag_embed(probs) - probs.unsqueeze(2) * probs.unsqueeze(1)  # [n, C, C]
+    if kind == "full":
+        c, d = probs.shape[1], phi.shape[1]
+        h = torch.einsum("nab,nd,ne->adbe", lam, phi, phi).reshape(c * d, c * d)
+        values, vectors = torch.linalg.eigh((h + h.T) / 2)
+        return {"values": values.clamp_min(0), "vectors": vectors}
+    g, qg = torch.linalg.eigh(lam.mean(0))
+    a, qa = torch.linalg.eigh(phi.T @ phi)
+    return {"g": g.clamp_min(0), "qg": qg, "a": a.clamp_min(0), "qa": qa}
+
+
+def eigenvalues(eig: dict[str, torch.Tensor]) -> torch.Tensor:
+    if "values" in eig:
+        return eig["values"]
+    return torch.outer(eig["g"], eig["a"]).flatten()
+
+
+def fit_prior_precision(eig: dict[str, torch.Tensor], w_map: torch.Tensor) -> float:
+    """The delta that maximises the Laplace marginal likelihood, over a log grid:
+    log Z(delta) = K/2 log delta - delta/2 |w|^2 - 1/2 sum log(lambda_k + delta) + const."""
+    lam = eigenvalues(eig).double().cpu().numpy()
+    sq = float(w_map.double().pow(2).sum())
+    k = lam.size
+    logz = [0.5 * k * math.log(d) - 0.5 * d * sq - 0.5 * np.log(lam + d).sum() for d in PRIOR_GRID]
+    return float(PRIOR_GRID[int(np.argmax(logz))])
+
+
+def sample_weights(
+    eig: dict[str, torch.Tensor],
+    w_map: torch.Tensor,
+    prior_precision: float,
+    samples: int,
+    gen: torch.Generator,
+) -> torch.Tensor:
+    """``samples`` draws [S, C, D1] from N(w_map, (H + delta I)^-1)."""
+    c, d = w_map.shape
+    eps = torch.randn(samples, c * d, generator=gen, dtype=torch.float64).to(w_map.device)
+    if "values" in eig:
+        scale = (eig["values"] + prior_precision).rsqrt()
+        delta = (eps * scale) @ eig["vectors"].T
+        return w_map + delta.reshape(samples, c, d)
+    scale = (torch.outer(eig["g"], eig["a"]) + prior_precision).rsqrt()
+    return w_map + eig["qg"] @ (eps.reshape(samples, c, d) * scale) @ eig["qa"].T
+
+
+class LastLayerLaplace:
+    name = "laplace"
+    provides = frozenset({"samples", "embed", "last_layer"})
+
+    def __init__(self, factory: NetworkFactory, cfg: DictConfig):
+        if cfg.samples < 2:
+            raise ConfigError(f"strategy.samples={cfg.samples}: Laplace needs at least 2 samples")
+        if cfg.laplace_hessian not in ("auto", "full", "kron"):
+            raise ConfigError(
+                f"strategy.laplace_hessian={cfg.laplace_hessian!r} is not known; "
+                f"choose auto, full or kron"
+            )
+        prior = cfg.laplace_prior_precision
+        if prior is not None and not prior > 0:
+            raise ConfigError(
+                f"strategy.laplace_prior_precision={prior} must be positive, or null to fit it"
+            )
+        net = factory.build(0)
+        if not isinstance(getattr(net, "classifier", None), nn.Linear):
+            raise ConfigError(
+                f"strategy.posterior=laplace needs a model whose last layer is an nn.Linear "
+                f"named classifier; model={factory.model_cfg.name} has none"
+            )
+        self.factory = factory
+        self.samples = int(cfg.samples)
+        self.hessian = cfg.laplace_hessian
+        self.fixed_prior = None if prior is None else float(prior)
+        self.net: nn.Module | None = None
+
+    @property
+    def n_samples(self) -> int:
+        return self.samples
+
+    def fit(self, x: torch.Tensor, y: torch.Tensor, seed: int) -> None:
+        if self.net is None or not self.factory.warm_start:
+            self.net = self.factory.build(seed)
+        self.factory.train(self.net, x, y, seed)
+        self.net.eval()
+        with torch.no_grad():
+            phi = with_bias(self.net.embed(x).double())
+            head = self.net.classifier
+            w_map = torch.cat([head.weight, head.bias[:, None]], dim=1).double()
+            probs = torch.softmax(phi @ w_map.T, dim=1)
+        kind = self.hessian
+        if kind == "auto":
+            kind = "full" if w_map.numel() <= FULL_MAX_PARAMS else "kron"
+        eig = hessian_eigen(phi, probs, kind)
+        self.prior_precision = self.fixed_prior or fit_prior_precision(eig, w_map)
+        gen = torch_generator(derive_seed(seed, "laplace_weights"))
+        self.weights = sample_weights(eig, w_map, self.prior_precision, self.samples, gen).float()
+
+    @torch.no_grad()
+    def sample_probs(self, x: torch.Tensor) -> torch.Tensor:
+        phi = with_bias(self.net.embed(x))
+        return torch.softmax(torch.einsum("nd,scd->snc", phi, self.weights), dim=-1)
+
+    @torch.no_grad()
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.embed(x)
+
+    def last_layer(self) -> nn.Linear:
+        return self.net.classifier
