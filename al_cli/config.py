@@ -63,6 +63,15 @@ class StrategyConfig:
     # deep ensemble / committee
     members: int = 5
     bootstrap: bool = False
+    # query by committee: vote_entropy or kl_consensus over the members' predictions
+    disagreement: str = "vote_entropy"
+    # expected error reduction: future loss (log or zero_one) on this many unlabeled inputs,
+    # after a last-layer refit whose ridge penalty is l2
+    loss: str = "log"
+    eval_points: int = 1000
+    l2: float = 1.0
+    # core-set: distance between embeddings (euclidean or cosine)
+    metric: str = "euclidean"
 
 
 @dataclass
