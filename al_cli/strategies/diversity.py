@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -31,6 +33,18 @@ def min_sq_dists(x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     """Each row of ``x``'s squared distance to its nearest row of ``c``, in chunks of ``x``."""
     step = max(1, CELLS // max(len(c), 1))
     return torch.cat([sq_dists(x[i : i + step], c).min(1).values for i in range(0, len(x), step)])
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run the body on one CPU thread: for many tiny ops, thread fork-join costs more than it
+    saves, and far more when other processes share the cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def upper_bounds(pool: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
@@ -120,12 +134,13 @@ def k_center_greedy(
                 return i
 
     n_new = k - len(picks)
-    for t in range(n_new):
-        i = farthest(t)
-        picks.append(i)
-        best[i] = -math.inf
-        chosen[t] = pool[i].double() - mu
-    radius2 = float(best[farthest(n_new)]) if len(picks) < n else 0.0
+    with one_thread():
+        for t in range(n_new):
+            i = farthest(t)
+            picks.append(i)
+            best[i] = -math.inf
+            chosen[t] = pool[i].double() - mu
+        radius2 = float(best[farthest(n_new)]) if len(picks) < n else 0.0
     radius = radius2 / 2 if metric == "cosine" else math.sqrt(radius2)
     return np.asarray(picks, dtype=np.int64), radius
 
