@@ -26,7 +26,7 @@ from omegaconf import DictConfig
 
 from al_cli.config import ConfigError
 from al_cli.strategies.base import Context
-from al_cli.strategies.features import augment, check_acquisition, layer_weights
+from al_cli.strategies.features import augment, check_acquisition, layer_weights, one_thread
 from al_cli.strategies.gradient import candidates_for
 from al_cli.strategies.scoring import check_candidates
 from al_cli.strategies.selection import candidate_positions, top_k
@@ -102,7 +102,7 @@ def expected_future_loss(
     h_cand: torch.Tensor,
     h_eval: torch.Tensor,
     loss: str = "log",
-    chunk: int = 50,
+    chunk: int = 100,
 ) -> torch.Tensor:
     """sum_y p(y|x) mean_e loss(e | refit on labeled + (x, y)) for each candidate ``[X]``.
 
@@ -121,7 +121,8 @@ def expected_future_loss(
         z = hx @ w.T
         k = torch.einsum("qjcd,xd->xcqj", h_inv, hx)  # H^-1 (e_c (x) h_x), as [C, D] matrices
         g = torch.einsum("xcqj,xj->xcq", k, hx)
-        u = refit_coefficients(z, g)
+        with one_thread():  # many small [chunk, C, C, C] steps: threads would only wait
+            u = refit_coefficients(z, g)
         dw = -torch.einsum("xyc,xcqj->xyqj", u, k)  # weight change for each (x, y)
         # classes before evaluation points, so the reductions over classes run contiguously
         logits = z_eval.T + torch.einsum("xyqj,ej->xyqe", dw.to(h_eval.dtype), h_eval)

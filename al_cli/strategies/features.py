@@ -3,6 +3,9 @@ penultimate embeddings (with a constant 1 appended when the layer has a bias).""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 from omegaconf import DictConfig
 from torch import nn
@@ -28,3 +31,15 @@ def layer_weights(layer: nn.Linear) -> torch.Tensor:
 def augment(h: torch.Tensor, layer: nn.Linear) -> torch.Tensor:
     """Embeddings ``[N, D]`` as the last layer's inputs: ``[N, D + 1]`` when it has a bias."""
     return h if layer.bias is None else torch.cat([h, torch.ones_like(h[:, :1])], dim=1)
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run the body on one CPU thread: for many tiny ops, thread fork-join costs more than it
+    saves, and far more when other processes share the cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

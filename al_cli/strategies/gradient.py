@@ -12,7 +12,7 @@ import torch
 from omegaconf import DictConfig
 
 from al_cli.strategies.base import Context
-from al_cli.strategies.features import augment, check_acquisition, layer_weights
+from al_cli.strategies.features import augment, check_acquisition, layer_weights, one_thread
 from al_cli.strategies.scoring import check_candidates
 from al_cli.strategies.selection import candidate_positions, check_selection, select_batch, top_k
 
@@ -46,15 +46,16 @@ def kmeanspp_gradients(
     chosen = torch.zeros(n, dtype=torch.bool, device=sq.device)
     d2 = torch.full_like(sq, float("inf"))
     picks = [int(top_k(sq, 1, generator)[0])]
-    for _ in range(k - 1):
-        j = picks[-1]
-        chosen[j] = True
-        dist = sq + sq[j] - 2 * (a @ a[j]) * (h @ h[j])
-        d2 = torch.minimum(d2, dist.clamp_min(0))
-        weights = torch.where(chosen, 0.0, d2).cpu()
-        if not weights.sum() > 0:  # every remaining input duplicates a center: draw uniformly
-            weights = (~chosen).double().cpu()
-        picks.append(int(torch.multinomial(weights, 1, generator=generator)))
+    with one_thread():  # memory-bound passes: threads gain little, and lose much on busy cores
+        for _ in range(k - 1):
+            j = picks[-1]
+            chosen[j] = True
+            dist = sq + sq[j] - 2 * (a @ a[j]) * (h @ h[j])
+            d2 = torch.minimum(d2, dist.clamp_min(0))
+            weights = torch.where(chosen, 0.0, d2).cpu()
+            if not weights.sum() > 0:  # every remaining input duplicates a center: uniform
+                weights = (~chosen).double().cpu()
+            picks.append(int(torch.multinomial(weights, 1, generator=generator)))
     return np.asarray(picks, dtype=np.int64)
 
 
