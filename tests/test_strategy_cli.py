@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from tests.conftest import FAST, read_csv, run_al
+import pytest
+
+from al_cli.app import setup
+from al_cli.config import ConfigError
+from tests.conftest import FAST, compose_config, read_csv, run_al
 
 FAMILIES = {
     "qbc": ("vote_entropy", "topk"),
@@ -34,12 +39,25 @@ def test_every_strategy_runs_from_the_cli(tmp_path: Path):
         assert len({q["pool_index"] for q in queries}) == 40
 
 
-def test_bad_strategy_settings_are_one_line_errors(tmp_path: Path):
-    for args, message in [
-        (["strategy=coreset", "strategy.metric=manhattan"], "strategy.metric='manhattan'"),
-        (["strategy=eer", "strategy.loss=hinge"], "strategy.loss='hinge' is not known"),
-    ]:
-        out = run_al("run", *FAST, *args, f"hydra.run.dir={tmp_path}")
-        assert out.returncode == 2 and message in out.stderr, out.stderr
-        assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
-        assert not (tmp_path / "learning_curve.csv").exists()
+def test_a_bad_strategy_setting_is_a_one_line_error(tmp_path: Path):
+    out = run_al(
+        "run", *FAST, "strategy=coreset", "strategy.metric=manhattan", f"hydra.run.dir={tmp_path}"
+    )
+    assert out.returncode == 2 and "strategy.metric='manhattan' is not known" in out.stderr
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    assert not (tmp_path / "learning_curve.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "override", "message"),
+    [
+        ("eer", "strategy.loss=hinge", "strategy.loss='hinge' is not known"),
+        ("eer", "strategy.eval_points=0", "strategy.eval_points=0 must be positive"),
+        ("eer", "strategy.l2=0", "strategy.l2=0.0 must be a positive number"),
+        ("egl", "strategy.acquisition=entropy", "has no effect with strategy=egl"),
+        ("badge", "strategy.candidates=0", "strategy.candidates=0 must be a positive integer"),
+    ],
+)
+def test_bad_settings_are_refused_before_any_work(name: str, override: str, message: str):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        setup(compose_config(*FAST, f"strategy={name}", override))
