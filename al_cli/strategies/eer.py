@@ -32,6 +32,7 @@ from al_cli.strategies.scoring import check_candidates
 from al_cli.strategies.selection import candidate_positions, top_k
 
 LOSSES = ("log", "zero_one")
+MAX_HESSIAN_BYTES = 4 * 2**30
 NEWTON_STEPS = 20
 STEP_SIZES = (1.0, 0.5, 0.25, 0.125, 0.0625, 0.0)
 """Damping: each Newton step takes whichever of these fractions lowers the objective most."""
@@ -155,6 +156,13 @@ class EERStrategy:
         evals = candidate_positions(n, self.eval_points, ctx.rng)
         layer, embed = ctx.learner.last_layer(), ctx.learner.embed
         w = layer_weights(layer)
+        size = w.numel() ** 2 * 8
+        if size > MAX_HESSIAN_BYTES:
+            raise ConfigError(
+                f"strategy=eer needs the last layer's {w.numel()} x {w.numel()} Hessian "
+                f"({size / 2**30:.0f} GiB); use a smaller last hidden layer (model.hidden) or "
+                f"another strategy"
+            )
         h_lab = augment(embed(ctx.labeled_x), layer)
         hess = last_layer_hessian(h_lab, torch.softmax(h_lab @ w.T, -1), self.l2)
         h_inv = torch.cholesky_inverse(torch.linalg.cholesky(hess))
