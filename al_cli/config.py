@@ -91,6 +91,15 @@ class StrategyConfig:
     # are enumerated exactly while classes^batch fits in joint_samples, then sampled
     batchbald_candidates: int = 100
     batchbald_joint_samples: int = 2000
+    # query by committee: vote_entropy or kl_consensus over the members' predictions
+    disagreement: str = "vote_entropy"
+    # expected error reduction: future loss (log or zero_one) on this many unlabeled inputs,
+    # after a last-layer refit whose ridge penalty is l2
+    loss: str = "log"
+    eval_points: int = 1000
+    l2: float = 1.0
+    # core-set: distance between embeddings (euclidean or cosine)
+    metric: str = "euclidean"
 
 
 @dataclass

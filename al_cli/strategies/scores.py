@@ -62,3 +62,25 @@ ACQUISITIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 
 NEED_SEVERAL_SAMPLES = frozenset({"bald", "variation_ratios", "mean_std"})
 """Acquisitions that are zero everywhere when S = 1: refused with a deterministic posterior."""
+
+
+# Committee disagreement (query by committee): each of the S samples is one member's vote.
+
+
+def vote_entropy(probs: torch.Tensor) -> torch.Tensor:
+    """Entropy of the members' hard votes, -sum_c V(c)/S log V(c)/S (Dagan & Engelson 1995)."""
+    votes = probs.argmax(dim=-1)  # [S, N]
+    counts = torch.nn.functional.one_hot(votes, probs.shape[-1]).sum(dim=0)  # [N, C]
+    return _entropy(counts.to(probs.dtype) / probs.shape[0])
+
+
+def kl_consensus(probs: torch.Tensor) -> torch.Tensor:
+    """Mean KL divergence of each member from the committee's mean (McCallum & Nigam 1998)."""
+    mean = probs.mean(dim=0, keepdim=True)
+    kl = (probs * (probs.clamp_min(EPS).log() - mean.clamp_min(EPS).log())).sum(dim=-1)
+    return kl.mean(dim=0)
+
+
+DISAGREEMENTS = ("vote_entropy", "kl_consensus")
+ACQUISITIONS.update(vote_entropy=vote_entropy, kl_consensus=kl_consensus)
+NEED_SEVERAL_SAMPLES = NEED_SEVERAL_SAMPLES | set(DISAGREEMENTS)

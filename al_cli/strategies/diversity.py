@@ -1,0 +1,192 @@
+"""Diversity strategies on penultimate embeddings: core-set (k-center greedy) and k-means."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
+
+from al_cli.config import ConfigError
+from al_cli.strategies.base import Context
+from al_cli.strategies.features import check_acquisition, one_thread
+
+METRICS = ("euclidean", "cosine")
+RECENT = 16
+CELLS = 1 << 22
+"""Distance-matrix entries computed at once: memory stays O(N), never N x N."""
+
+
+def sq_dists(x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """Squared euclidean distances ``[len(x), len(c)]`` in float64."""
+    x, c = x.double(), c.double()
+    return ((x * x).sum(1)[:, None] + (c * c).sum(1)[None, :] - 2 * x @ c.T).clamp_min(0)
+
+
+def min_sq_dists(x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """Each row of ``x``'s squared distance to its nearest row of ``c``, in chunks of ``x``."""
+    step = max(1, CELLS // max(len(c), 1))
+    return torch.cat([sq_dists(x[i : i + step], c).min(1).values for i in range(0, len(x), step)])
+
+
+def upper_bounds(pool: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
+    """Upper bounds on each pool row's squared distance to its nearest center, computed in
+    float32 (half the memory traffic of float64, twice the matmul speed).
+
+    Rows are shifted by the pool mean first (distances do not change, norms shrink). With
+    S = ||x'|| + max ||c'|| of the shifted rows, the shift's rounding moves a distance by at
+    most 2uS and the float32 dot-product form errs by at most gamma S^2 on a squared
+    distance (u = 2^-24, gamma = 2 (D + 4) u, twice the textbook bound), so
+    (sqrt(d^2 + gamma S^2) + 2uS)^2 bounds the exact distance from above.
+    """
+    u = 2.0**-24
+    gamma = 2 * (pool.shape[1] + 4) * u
+    mu = pool.float().mean(0)  # any shift is exact enough: the bound does not assume the mean
+    c = centers.float() - mu
+    cc, c_norm = (c * c).sum(1), c.norm(dim=1).max()
+    step = max(1, CELLS // max(len(c), 1))
+    out = []
+    for i in range(0, len(pool), step):
+        x = pool[i : i + step].float() - mu
+        d2 = ((x * x).sum(1)[:, None] + cc[None, :] - 2 * x @ c.T).min(1).values
+        s = (x.norm(dim=1) + c_norm).double()
+        out.append(((d2.double().clamp_min(0) + gamma * s * s).sqrt() + 2 * u * s) ** 2)
+    return torch.cat(out)
+
+
+def k_center_greedy(
+    pool: torch.Tensor,
+    centers: torch.Tensor,
+    k: int,
+    generator: torch.Generator,
+    metric: str = "euclidean",
+    block: int = 32,
+) -> tuple[np.ndarray, float]:
+    """Sener & Savarese 2018: ``k`` >= 1 times, add the pool point farthest from its nearest
+    center. ``centers`` are the labeled points; with none, the first center is a random pool
+    point. Returns the pool positions in the order chosen and the covering radius afterwards
+    (the largest distance of a pool point to its nearest labeled-or-chosen point; for
+    ``cosine``, in cosine distance).
+
+    Exact and lazy. ``best[i]`` is an upper bound on point i's squared distance to its nearest
+    center: from the float32 pass (``seen[i] = -1``) or exact in float64 against the labeled
+    set and the first ``seen[i]`` chosen points. Distances to the chosen set only shrink, so
+    stale values stay upper bounds. Each pick makes the ``block`` largest bounds exact and
+    current; once the largest of those is at least every other bound it is the true farthest
+    point, the one a plain pass over the pool would find. Time O(N m d) for the float32 pass,
+    then O(N + block k d) per pick; memory O(N), never N x N.
+    """
+    if metric == "cosine":
+        pool = torch.nn.functional.normalize(pool.float(), dim=1)
+        centers = torch.nn.functional.normalize(centers.float(), dim=1)
+    n = len(pool)
+    picks: list[int] = []
+    if len(centers) == 0:
+        picks.append(int(torch.randint(n, (1,), generator=generator)))
+        centers = pool[picks]
+    best = upper_bounds(pool, centers)
+    best[picks] = -math.inf
+    # exact distances in float64 between rows shifted by the mean: less cancellation
+    mu = pool.float().mean(0).double()
+    centers = centers.double() - mu
+    seen = torch.full((n,), -1, dtype=torch.long, device=pool.device)
+    chosen = pool.new_empty((k, pool.shape[1]), dtype=torch.float64)
+
+    def farthest(t: int) -> int:
+        """The unchosen point farthest from its nearest center, given ``t`` chosen ones."""
+        while True:
+            r = min(block + 1, n - len(picks))
+            bounds, top = best.topk(r)
+            top = top[:block]
+            stale = top[seen[top] < t]
+            unseen = stale[seen[stale] < 0]
+            if len(unseen):
+                best[unseen] = min_sq_dists(pool[unseen].double() - mu, centers)
+                seen[unseen] = 0
+            stale = stale[seen[stale] < t]
+            # rows refreshed lately need few centers, old ones many: do the two groups apart
+            for rows in (stale[seen[stale] >= t - RECENT], stale[seen[stale] < t - RECENT]):
+                if len(rows):
+                    lo = int(seen[rows].min())
+                    fresh = min_sq_dists(pool[rows].double() - mu, chosen[lo:t])
+                    best[rows] = torch.minimum(best[rows], fresh)
+            seen[stale] = t
+            i = int(top[best[top].argmax()])
+            if r <= block or best[i] >= bounds[-1]:
+                return i
+
+    n_new = k - len(picks)
+    with one_thread():
+        for t in range(n_new):
+            i = farthest(t)
+            picks.append(i)
+            best[i] = -math.inf
+            chosen[t] = pool[i].double() - mu
+        radius2 = float(best[farthest(n_new)]) if len(picks) < n else 0.0
+    radius = radius2 / 2 if metric == "cosine" else math.sqrt(radius2)
+    return np.asarray(picks, dtype=np.int64), radius
+
+
+def nearest_distinct(points: torch.Tensor, centroids: torch.Tensor) -> np.ndarray:
+    """For each centroid in turn, the nearest point not already taken by an earlier one."""
+    taken = torch.zeros(len(points), dtype=torch.bool, device=points.device)
+    picks = []
+    step = max(1, CELLS // max(len(points), 1))
+    for s in range(0, len(centroids), step):
+        d = sq_dists(centroids[s : s + step], points)
+        for row in d:
+            i = int(row.masked_fill(taken, math.inf).argmin())
+            taken[i] = True
+            picks.append(i)
+    return np.asarray(picks, dtype=np.int64)
+
+
+class CoresetStrategy:
+    """Core-set: the batch that best covers the pool in embedding space, with the labeled set."""
+
+    needs = frozenset({"embed"})
+
+    def __init__(self, cfg: DictConfig):
+        check_acquisition(cfg, "coreset")
+        if cfg.metric not in METRICS:
+            raise ConfigError(
+                f"strategy.metric={cfg.metric!r} is not known; choose one of {', '.join(METRICS)}"
+            )
+        self.metric = cfg.metric
+        self.radius = math.nan
+        """The covering radius after the last selection."""
+
+    def select(self, ctx: Context, k: int) -> np.ndarray:
+        pool, labeled = ctx.learner.embed(ctx.unlabeled_x), ctx.learner.embed(ctx.labeled_x)
+        picks, self.radius = k_center_greedy(pool, labeled, k, ctx.generator, self.metric)
+        return picks
+
+    def describe(self) -> dict[str, object]:
+        return {"acquisition": "coreset", "selection": f"k_center_greedy_{self.metric}"}
+
+
+class KMeansStrategy:
+    """Diversity baseline: k-means with k = the batch size; the point nearest each centroid.
+    k-means++ seeding, then at most 50 Lloyd iterations: the picks rarely move after that."""
+
+    needs = frozenset({"embed"})
+
+    def __init__(self, cfg: DictConfig):
+        check_acquisition(cfg, "kmeans")
+
+    def select(self, ctx: Context, k: int) -> np.ndarray:
+        pool = ctx.learner.embed(ctx.unlabeled_x).float()
+        seed = int(ctx.rng.integers(2**31 - 1))
+        with warnings.catch_warnings():  # fewer distinct points than k: some clusters repeat
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            km = KMeans(n_clusters=k, n_init=1, max_iter=50, random_state=seed).fit(
+                pool.cpu().numpy()
+            )
+        return nearest_distinct(pool, torch.as_tensor(km.cluster_centers_, device=pool.device))
+
+    def describe(self) -> dict[str, object]:
+        return {"acquisition": "kmeans", "selection": "nearest_to_centroid"}

@@ -1,0 +1,108 @@
+"""Model-change strategies on the last layer's loss gradient, in closed form.
+
+For cross-entropy with softmax output p and last-layer input h (with a 1 for the bias), the
+gradient with respect to the last layer's weights for label y is (p - e_y) outer h, so its
+norm is ||p - e_y|| ||h||. Both strategies use this directly: no backward pass per input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from omegaconf import DictConfig
+
+from al_cli.strategies.base import Context
+from al_cli.strategies.features import augment, check_acquisition, layer_weights, one_thread
+from al_cli.strategies.scoring import check_candidates
+from al_cli.strategies.selection import candidate_positions, check_selection, select_batch, top_k
+
+
+def expected_gradient_length(probs: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """sum_y p(y|x) ||grad of the loss for label y||, per input (Settles et al. 2008).
+
+    ``probs`` ``[N, C]``: the model's predictive distribution; ``h`` ``[N, D]``: the inputs of
+    the layer whose gradient is measured. ||p - e_y||^2 = ||p||^2 - 2 p_y + 1.
+    """
+    sq = (probs * probs).sum(dim=1, keepdim=True)
+    residual = (sq - 2 * probs + 1).clamp_min(0).sqrt()  # [N, C]: ||p - e_y|| for each y
+    return (probs * residual).sum(dim=1) * h.norm(dim=1)
+
+
+def kmeanspp_gradients(
+    probs: torch.Tensor, h: torch.Tensor, k: int, generator: torch.Generator
+) -> np.ndarray:
+    """k-means++ seeding (Arthur & Vassilvitskii 2007) on BADGE's gradient embeddings.
+
+    The embedding of input i is g_i = a_i outer h_i with a_i = p_i - e_{argmax p_i} (Ash et al.
+    2020). It is never formed: ||g_i - g_j||^2 = ||a_i||^2 ||h_i||^2 + ||a_j||^2 ||h_j||^2
+    - 2 (a_i . a_j)(h_i . h_j), so each pick costs O(N (C + D)) and memory stays O(N (C + D)).
+    The first center is the largest gradient; each next one is drawn with probability
+    proportional to its squared distance to the nearest chosen center.
+    """
+    a = probs.double() - torch.nn.functional.one_hot(probs.argmax(1), probs.shape[1]).double()
+    h = h.double()
+    sq = (a * a).sum(1) * (h * h).sum(1)
+    n = len(sq)
+    chosen = torch.zeros(n, dtype=torch.bool, device=sq.device)
+    d2 = torch.full_like(sq, float("inf"))
+    picks = [int(top_k(sq, 1, generator)[0])]
+    with one_thread():  # memory-bound passes: threads gain little, and lose much on busy cores
+        for _ in range(k - 1):
+            j = picks[-1]
+            chosen[j] = True
+            dist = sq + sq[j] - 2 * (a @ a[j]) * (h @ h[j])
+            d2 = torch.minimum(d2, dist.clamp_min(0))
+            weights = torch.where(chosen, 0.0, d2).cpu()
+            if not weights.sum() > 0:  # every remaining input duplicates a center: uniform
+                weights = (~chosen).double().cpu()
+            picks.append(int(torch.multinomial(weights, 1, generator=generator)))
+    return np.asarray(picks, dtype=np.int64)
+
+
+def candidates_for(n: int, candidates: int | None, k: int, rng: np.random.Generator) -> np.ndarray:
+    """The random candidate subset, never smaller than the batch."""
+    return candidate_positions(n, None if candidates is None else max(candidates, k), rng)
+
+
+def last_layer_view(ctx: Context, pos: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """The softmax of the last layer ``[n, C]`` and its inputs ``[n, D(+1)]`` at ``pos``."""
+    layer = ctx.learner.last_layer()
+    h = augment(ctx.learner.embed(ctx.unlabeled_x[pos]), layer)
+    return torch.softmax(h @ layer_weights(layer).T, dim=1), h
+
+
+class EGLStrategy:
+    """Expected Gradient Length: the inputs whose label would change the last layer most."""
+
+    needs = frozenset({"embed", "last_layer"})
+
+    def __init__(self, cfg: DictConfig):
+        check_acquisition(cfg, "egl")
+        check_selection(cfg.selection, cfg.temperature)
+        self.selection, self.temperature = cfg.selection, float(cfg.temperature)
+        self.candidates = check_candidates(cfg)
+
+    def select(self, ctx: Context, k: int) -> np.ndarray:
+        pos = candidates_for(len(ctx.unlabeled_x), self.candidates, k, ctx.rng)
+        scores = expected_gradient_length(*last_layer_view(ctx, pos))
+        return pos[select_batch(scores, k, self.selection, self.temperature, ctx.generator)]
+
+    def describe(self) -> dict[str, object]:
+        return {"acquisition": "egl", "selection": self.selection}
+
+
+class BadgeStrategy:
+    """BADGE: a batch both uncertain (large gradient) and diverse (k-means++ seeding)."""
+
+    needs = frozenset({"embed", "last_layer"})
+
+    def __init__(self, cfg: DictConfig):
+        check_acquisition(cfg, "badge")
+        self.candidates = check_candidates(cfg)
+
+    def select(self, ctx: Context, k: int) -> np.ndarray:
+        pos = candidates_for(len(ctx.unlabeled_x), self.candidates, k, ctx.rng)
+        return pos[kmeanspp_gradients(*last_layer_view(ctx, pos), k, ctx.generator)]
+
+    def describe(self) -> dict[str, object]:
+        return {"acquisition": "badge", "selection": "kmeans++"}

@@ -1,0 +1,63 @@
+"""Committee, model-change, error-reduction and core-set strategies through the real ``al``."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from al_cli.app import setup
+from al_cli.config import ConfigError
+from tests.conftest import FAST, compose_config, read_csv, run_al
+
+FAMILIES = {
+    "qbc": ("vote_entropy", "topk"),
+    "egl": ("egl", "topk"),
+    "badge": ("badge", "kmeans++"),
+    "eer": ("eer_log", "topk"),
+    "coreset": ("coreset", "k_center_greedy_euclidean"),
+    "kmeans": ("kmeans", "nearest_to_centroid"),
+}
+
+
+def test_every_strategy_runs_from_the_cli(tmp_path: Path):
+    """One multirun over all of them: one process start instead of six."""
+    out = run_al(
+        "run", "-m", *FAST, "strategy.members=2", f"strategy={','.join(FAMILIES)}",
+        f"hydra.sweep.dir={tmp_path}", "hydra.sweep.subdir=${strategy.name}",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "Traceback" not in out.stderr
+    for name, (acquisition, selection) in FAMILIES.items():
+        curve = read_csv(tmp_path / name / "learning_curve.csv")
+        assert [int(r["n_labeled"]) for r in curve] == [10, 20, 30, 40], name
+        assert {(r["strategy"], r["acquisition"], r["selection"]) for r in curve} == {
+            (name, acquisition, selection)
+        }
+        queries = read_csv(tmp_path / name / "queries.csv")
+        assert len({q["pool_index"] for q in queries}) == 40
+
+
+def test_a_bad_strategy_setting_is_a_one_line_error(tmp_path: Path):
+    out = run_al(
+        "run", *FAST, "strategy=coreset", "strategy.metric=manhattan", f"hydra.run.dir={tmp_path}"
+    )
+    assert out.returncode == 2 and "strategy.metric='manhattan' is not known" in out.stderr
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    assert not (tmp_path / "learning_curve.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "override", "message"),
+    [
+        ("eer", "strategy.loss=hinge", "strategy.loss='hinge' is not known"),
+        ("eer", "strategy.eval_points=0", "strategy.eval_points=0 must be positive"),
+        ("eer", "strategy.l2=0", "strategy.l2=0.0 must be a positive number"),
+        ("egl", "strategy.acquisition=entropy", "has no effect with strategy=egl"),
+        ("badge", "strategy.candidates=0", "strategy.candidates=0 must be a positive integer"),
+    ],
+)
+def test_bad_settings_are_refused_before_any_work(name: str, override: str, message: str):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        setup(compose_config(*FAST, f"strategy={name}", override))
