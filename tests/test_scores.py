@@ -75,6 +75,7 @@ def test_candidate_positions():
     rng = np.random.default_rng(0)
     assert candidate_positions(5, None, rng).tolist() == [0, 1, 2, 3, 4]
     assert candidate_positions(5, 9, rng).tolist() == [0, 1, 2, 3, 4]
+    assert len(candidate_positions(100, 3, rng, k=10)) == 10  # never fewer than the batch
     sub = candidate_positions(100, 10, rng)
     assert len(set(sub.tolist())) == 10 and sub.max() < 100
 

@@ -116,7 +116,7 @@ class BatchBALD:
         self.needs = frozenset({"samples", "multiple_samples"})
 
     def select(self, ctx: Context, k: int) -> np.ndarray:
-        pos = candidate_positions(len(ctx.unlabeled_x), self.candidates, ctx.rng)
+        pos = candidate_positions(len(ctx.unlabeled_x), self.candidates, ctx.rng, k)
         scores = ctx.learner.map_samples(ctx.unlabeled_x[pos], bald)
         top = top_k(scores, min(max(self.top, k), len(pos)), ctx.generator)
         if k >= len(top):

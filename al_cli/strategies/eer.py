@@ -27,7 +27,6 @@ from omegaconf import DictConfig
 from al_cli.config import ConfigError
 from al_cli.strategies.base import Context
 from al_cli.strategies.features import augment, check_acquisition, layer_weights, one_thread
-from al_cli.strategies.gradient import candidates_for
 from al_cli.strategies.scoring import check_candidates
 from al_cli.strategies.selection import candidate_positions, top_k
 
@@ -152,7 +151,7 @@ class EERStrategy:
 
     def select(self, ctx: Context, k: int) -> np.ndarray:
         n = len(ctx.unlabeled_x)
-        pos = candidates_for(n, self.candidates, k, ctx.rng)
+        pos = candidate_positions(n, self.candidates, ctx.rng, k)
         evals = candidate_positions(n, self.eval_points, ctx.rng)
         layer, embed = ctx.learner.last_layer(), ctx.learner.embed
         w = layer_weights(layer)

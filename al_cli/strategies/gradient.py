@@ -59,11 +59,6 @@ def kmeanspp_gradients(
     return np.asarray(picks, dtype=np.int64)
 
 
-def candidates_for(n: int, candidates: int | None, k: int, rng: np.random.Generator) -> np.ndarray:
-    """The random candidate subset, never smaller than the batch."""
-    return candidate_positions(n, None if candidates is None else max(candidates, k), rng)
-
-
 def last_layer_view(ctx: Context, pos: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """The softmax of the last layer ``[n, C]`` and its inputs ``[n, D(+1)]`` at ``pos``."""
     layer = ctx.learner.last_layer()
@@ -83,7 +78,7 @@ class EGLStrategy:
         self.candidates = check_candidates(cfg)
 
     def select(self, ctx: Context, k: int) -> np.ndarray:
-        pos = candidates_for(len(ctx.unlabeled_x), self.candidates, k, ctx.rng)
+        pos = candidate_positions(len(ctx.unlabeled_x), self.candidates, ctx.rng, k)
         scores = expected_gradient_length(*last_layer_view(ctx, pos))
         return pos[select_batch(scores, k, self.selection, self.temperature, ctx.generator)]
 
@@ -101,7 +96,7 @@ class BadgeStrategy:
         self.candidates = check_candidates(cfg)
 
     def select(self, ctx: Context, k: int) -> np.ndarray:
-        pos = candidates_for(len(ctx.unlabeled_x), self.candidates, k, ctx.rng)
+        pos = candidate_positions(len(ctx.unlabeled_x), self.candidates, ctx.rng, k)
         return pos[kmeanspp_gradients(*last_layer_view(ctx, pos), k, ctx.generator)]
 
     def describe(self) -> dict[str, object]:

@@ -43,7 +43,7 @@ class ScoringStrategy:
         )
 
     def select(self, ctx: Context, k: int) -> np.ndarray:
-        pos = candidate_positions(len(ctx.unlabeled_x), self.candidates, ctx.rng)
+        pos = candidate_positions(len(ctx.unlabeled_x), self.candidates, ctx.rng, k)
         scores = ctx.learner.map_samples(ctx.unlabeled_x[pos], self.score)
         return pos[select_batch(scores, k, self.selection, self.temperature, ctx.generator)]
 

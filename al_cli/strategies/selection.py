@@ -23,11 +23,14 @@ POWER_TOLERANCE = 1e-6
 """Negative scores down to -tolerance * max|score| are float error (BALD) and clamp to 0."""
 
 
-def candidate_positions(n: int, candidates: int | None, rng: np.random.Generator) -> np.ndarray:
-    """All positions ``0..n-1``, or a random subset of ``candidates`` of them (Gal et al. 2017)."""
-    if candidates is None or candidates >= n:
+def candidate_positions(
+    n: int, candidates: int | None, rng: np.random.Generator, k: int = 0
+) -> np.ndarray:
+    """All positions ``0..n-1``, or a random subset of ``candidates`` of them (Gal et al. 2017),
+    never fewer than the batch size ``k``."""
+    if candidates is None or max(candidates, k) >= n:
         return np.arange(n)
-    return np.sort(rng.choice(n, size=candidates, replace=False))
+    return np.sort(rng.choice(n, size=max(candidates, k), replace=False))
 
 
 def top_k(scores: torch.Tensor, k: int, generator: torch.Generator) -> np.ndarray:
