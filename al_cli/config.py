@@ -82,7 +82,7 @@ class StrategyConfig:
     members: int = 5
     bootstrap: bool = False
     # bnn: scale of the Gaussian prior over every weight
-    bnn_prior_sigma: float = 0.1
+    bnn_prior_sigma: float = 1.0
     # laplace: last-layer Hessian (auto: full for small heads, else kron) and prior precision
     # (null: fitted by maximising the marginal likelihood each round)
     laplace_hessian: str = "auto"
