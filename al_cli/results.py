@@ -7,14 +7,11 @@ the record a run resumes from and is written first; the CSVs are views of it.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
-import os
 import platform
 import sys
-import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
@@ -23,33 +20,13 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from al_cli.config import ConfigError
-
-CURVE_COLUMNS = [
-    "dataset",
-    "model",
-    "strategy",
-    "posterior",
-    "posterior_samples",
-    "acquisition",
-    "selection",
-    "seed",
-    "round",
-    "n_labeled",
-    "test_accuracy",
-    "test_nll",
-    "test_ece",
-    "train_seconds",
-    "query_seconds",
-    "eval_seconds",
-]
-"""Identity columns, then metrics; every timing column, and only those, ends in ``_seconds``."""
-
-QUERY_COLUMNS = ["round", "pool_index", "label"]
-"""``round``: the first round whose training set includes the label (0: the initial set).
-Written with the row of the round that chose it, so the file holds every revealed label."""
-
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
+from al_cli.files import (  # noqa: F401  (re-exported for callers of results)
+    CURVE_COLUMNS,
+    QUERY_COLUMNS,
+    atomic_write_bytes,
+    atomic_write_text,
+    csv_text,
+)
 
 VERSIONED_PACKAGES = ["al-cli", "torch", "numpy", "hydra-core", "omegaconf", "scikit-learn"]
 
@@ -111,27 +88,6 @@ def plain(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` in one step: temporary file, fsync, rename."""
-    atomic_write_bytes(path, text.encode())
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` in one step: temporary file, fsync, rename."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     import torch
 
@@ -153,14 +109,6 @@ def load_checkpoint(path: Path) -> dict[str, Any] | None:
             f"cannot read the checkpoint {path} ({type(err).__name__}: {err}); "
             f"rerun with resume=false to start this run over"
         ) from None
-
-
-def csv_text(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="raise", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
 
 
 def package_versions() -> dict[str, str]:

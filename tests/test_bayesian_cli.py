@@ -28,10 +28,11 @@ def test_every_bayesian_strategy_runs_from_the_cli(tmp_path: Path):
         "budget.max_labels=20",
         f"strategy={','.join(BAYESIAN)}",
         f"hydra.sweep.dir={tmp_path}",
+        "hydra.sweep.subdir=${strategy.name}",
     )
     assert out.returncode == 0, out.stderr
     for name, expected in BAYESIAN.items():
-        curve = read_csv(tmp_path / "synthetic" / name / "seed0" / "learning_curve.csv")
+        curve = read_csv(tmp_path / name / "learning_curve.csv")
         assert [int(r["n_labeled"]) for r in curve] == [10, 20], name
         got = {
             (r["posterior"], r["posterior_samples"], r["acquisition"], r["selection"])

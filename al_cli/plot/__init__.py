@@ -139,10 +139,10 @@ def warn(message: str) -> None:
 
 def plot(args: argparse.Namespace) -> None:
     """Read, group, rank, draw and tabulate; raises PlotError for a mistake the user can fix."""
+    from al_cli.files import atomic_write_text
     from al_cli.plot.figures import write_figures
     from al_cli.plot.runs import find_curves, group_lines, load_runs, name_lines
     from al_cli.plot.summary import format_markdown, format_text, rank_lines, summary_table
-    from al_cli.results import atomic_write_text
 
     group_by = list(dict.fromkeys(k.strip() for g in args.group_by for k in g.split(",")))
     group_by = [k for k in group_by if k]

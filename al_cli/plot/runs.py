@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from al_cli.files import CURVE_COLUMNS
 from al_cli.plot import PlotError
-from al_cli.results import CURVE_COLUMNS
 
 CURVE_FILE = "learning_curve.csv"
 IDENTITY = CURVE_COLUMNS[: CURVE_COLUMNS.index("seed")]

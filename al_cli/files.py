@@ -1,0 +1,70 @@
+"""The files a run writes: their columns, and how they are written (whole, atomically).
+
+Standard library only: ``al plot`` reads and writes through this without importing torch
+or Hydra.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+CURVE_COLUMNS = [
+    "dataset",
+    "model",
+    "strategy",
+    "posterior",
+    "posterior_samples",
+    "acquisition",
+    "selection",
+    "seed",
+    "round",
+    "n_labeled",
+    "test_accuracy",
+    "test_nll",
+    "test_ece",
+    "train_seconds",
+    "query_seconds",
+    "eval_seconds",
+]
+"""Identity columns, then metrics; every timing column, and only those, ends in ``_seconds``."""
+
+QUERY_COLUMNS = ["round", "pool_index", "label"]
+"""``round``: the first round whose training set includes the label (0: the initial set).
+Written with the row of the round that chose it, so the file holds every revealed label."""
+
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` in one step: temporary file, fsync, rename."""
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` in one step: temporary file, fsync, rename."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def csv_text(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="raise", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
