@@ -14,12 +14,10 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import hydra
-import numpy as np
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import CompactHydraException
@@ -27,9 +25,9 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from al_cli.config import ConfigError
-from al_cli.data import DataSplit, Oracle, load_dataset, place_inputs
+from al_cli.data import Oracle, load_dataset, place_inputs
 from al_cli.learner import Learner
-from al_cli.loop import Budget, Interrupted, run_rounds
+from al_cli.loop import Budget, Experiment, Interrupted, run_rounds
 from al_cli.posteriors import NetworkFactory, make_posterior
 from al_cli.results import (
     CHECKPOINT,
@@ -41,7 +39,7 @@ from al_cli.results import (
     plain,
 )
 from al_cli.seeding import numpy_rng
-from al_cli.strategies import Strategy, build_strategy, check_compatible
+from al_cli.strategies import build_strategy, check_compatible
 from al_cli.trainer import check_trainer
 
 
@@ -135,20 +133,6 @@ def check_budget(cfg: DictConfig) -> Budget:
     return b
 
 
-@dataclass
-class Experiment:
-    """Everything a run is built from, checked: made by ``setup`` before any file is written."""
-
-    split: DataSplit
-    oracle: Oracle
-    learner: Learner
-    strategy: Strategy
-    budget: Budget
-    initial: np.ndarray
-    identity: dict[str, Any]
-    device: torch.device
-
-
 def setup(cfg: DictConfig) -> Experiment:
     """Build a run from its config; raises ConfigError for a mistake the user can fix."""
     budget = check_budget(cfg.budget)
@@ -225,15 +209,9 @@ def run_experiment(
     print(f"al run: {cfg.strategy.name} on {cfg.dataset.name} -> {out_dir}")
     try:
         run_rounds(
-            exp.split,
-            exp.oracle,
-            exp.learner,
-            exp.strategy,
-            exp.budget,
+            exp,
             cfg.seed,
             recorder,
-            exp.identity,
-            exp.initial,
             resume=checkpoint,
             keep_model=bool(cfg.trainer.warm_start),
             stop_requested=lambda: stop_requested() is not None,

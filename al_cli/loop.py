@@ -93,6 +93,20 @@ _changed_data = (
 )
 
 
+@dataclass
+class Experiment:
+    """Everything a run is built from, checked: made by ``setup`` before any file is written."""
+
+    split: DataSplit
+    oracle: Oracle
+    learner: Learner
+    strategy: Strategy
+    budget: Budget
+    initial: np.ndarray
+    identity: dict[str, Any]
+    device: torch.device
+
+
 def check_selection(pos: np.ndarray, k: int, n_unlabeled: int, strategy: Strategy) -> np.ndarray:
     """A strategy's answer must be ``k`` distinct positions into the unlabeled set."""
     pos = np.asarray(pos, dtype=np.int64).reshape(-1)
@@ -120,25 +134,27 @@ def make_context(
 
 
 def run_rounds(
-    split: DataSplit,
-    oracle: Oracle,
-    learner: Learner,
-    strategy: Strategy,
-    budget: Budget,
+    exp: Experiment,
     seed: int,
     recorder: Recorder,
-    identity: dict[str, Any],
-    initial: np.ndarray,
     resume: dict[str, Any] | None = None,
     keep_model: bool = False,
     stop_requested: Callable[[], bool] = lambda: False,
 ) -> None:
     """Run AL rounds until ``budget.max_labels`` labels or an empty pool; a row per round.
 
-    ``resume``: a checkpoint to continue from (``initial`` is then ignored). ``keep_model``:
+    ``resume``: a checkpoint to continue from (``exp.initial`` is then ignored). ``keep_model``:
     save the posterior's networks in every checkpoint (warm start needs them to resume).
     ``stop_requested`` is asked after each saved round; if it says yes, ``Interrupted``.
     """
+    split, oracle, learner, strategy, budget = (
+        exp.split,
+        exp.oracle,
+        exp.learner,
+        exp.strategy,
+        exp.budget,
+    )
+    identity, initial = exp.identity, exp.initial
     pool = Pool(len(split.pool_x))
     if resume is None:
         pool.add(initial, oracle.reveal(initial), round_=0)

@@ -37,15 +37,9 @@ def one_run(strategy: str, seed: int, overrides: list[str], out: Path) -> list[d
     rec.start()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         run_rounds(
-            exp.split,
-            exp.oracle,
-            exp.learner,
-            exp.strategy,
-            exp.budget,
+            exp,
             seed,
             rec,
-            exp.identity,
-            exp.initial,
         )
     return rec.curve
 

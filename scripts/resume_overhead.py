@@ -50,15 +50,9 @@ def one_run(overrides: list[str], deterministic: bool) -> tuple[float, float, in
         t0 = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             run_rounds(
-                exp.split,
-                exp.oracle,
-                exp.learner,
-                exp.strategy,
-                exp.budget,
+                exp,
                 cfg.seed,
                 rec,
-                exp.identity,
-                exp.initial,
                 keep_model=bool(cfg.trainer.warm_start),
             )
         if exp.device.type == "cuda":

@@ -226,8 +226,7 @@ def test_nan_loss_names_round_and_learning_rate(tmp_path: Path):
     rec = Recorder(tmp_path, {}, {})
     rec.start()
     with pytest.raises(TrainingDiverged, match=r"^round 0: .*lower trainer\.lr"):
-        run_rounds(exp.split, exp.oracle, exp.learner, exp.strategy, exp.budget, 0, rec,
-                   exp.identity, exp.initial)  # fmt: skip
+        run_rounds(exp, 0, rec,)  # fmt: skip
     assert not (tmp_path / CHECKPOINT).exists()
 
 
@@ -248,8 +247,7 @@ def test_resume_of_warm_start_without_networks_is_refused(tmp_path: Path):
     label = int(exp.split.pool_y[0])
     checkpoint = {"next_round": 1, "labeled": [0], "labels": [label], "rounds": [0]}
     with pytest.raises(ConfigError, match="resume=false"):
-        run_rounds(exp.split, exp.oracle, exp.learner, exp.strategy, exp.budget, 0, rec,
-                   exp.identity, exp.initial, resume=checkpoint, keep_model=True)  # fmt: skip
+        run_rounds(exp, 0, rec, resume=checkpoint, keep_model=True)  # fmt: skip
 
 
 def test_warm_start_resume_equals_uninterrupted(tmp_path: Path):
@@ -263,8 +261,7 @@ def test_warm_start_resume_equals_uninterrupted(tmp_path: Path):
         if resume is not None:
             rec.restore(resume)
         rec.start()
-        run_rounds(exp.split, exp.oracle, exp.learner, exp.strategy, exp.budget, 0, rec,
-                   exp.identity, exp.initial, resume=resume, keep_model=True,
+        run_rounds(exp, 0, rec, resume=resume, keep_model=True,
                    stop_requested=stop)  # fmt: skip
         return rec
 
@@ -288,8 +285,7 @@ def test_resume_refuses_changed_data(tmp_path: Path):
     checkpoint = {"next_round": 1, "labeled": [0], "labels": [wrong], "rounds": [0]}
     with pytest.raises(ConfigError, match="labels differ"):
         rec = Recorder(tmp_path, {}, {})
-        run_rounds(exp.split, exp.oracle, exp.learner, exp.strategy, exp.budget, 0, rec,
-                   exp.identity, exp.initial, resume=checkpoint)  # fmt: skip
+        run_rounds(exp, 0, rec, resume=checkpoint)  # fmt: skip
 
 
 def test_resume_false_starts_over(tmp_path: Path, reference: Path):

@@ -115,15 +115,9 @@ def test_strategies_never_see_hidden_labels(name: str):
         recorder.queries.extend(queries),
     )
     run_rounds(
-        exp.split,
-        exp.oracle,
-        exp.learner,
-        exp.strategy,
-        exp.budget,
+        exp,
         0,
         recorder,
-        exp.identity,
-        exp.initial,
     )
     assert len(seen) == 3
     for ctx in seen:
