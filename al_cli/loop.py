@@ -147,17 +147,10 @@ def run_rounds(
     save the posterior's networks in every checkpoint (warm start needs them to resume).
     ``stop_requested`` is asked after each saved round; if it says yes, ``Interrupted``.
     """
-    split, oracle, learner, strategy, budget = (
-        exp.split,
-        exp.oracle,
-        exp.learner,
-        exp.strategy,
-        exp.budget,
-    )
-    identity, initial = exp.identity, exp.initial
+    split, oracle, learner, budget = exp.split, exp.oracle, exp.learner, exp.budget
     pool = Pool(len(split.pool_x))
     if resume is None:
-        pool.add(initial, oracle.reveal(initial), round_=0)
+        pool.add(exp.initial, oracle.reveal(exp.initial), round_=0)
         new_queries = [
             {"round": 0, "pool_index": int(i), "label": int(y)}
             for i, y in zip(pool.labeled_idx, pool.labels, strict=True)
@@ -186,8 +179,8 @@ def run_rounds(
     )
     try:
         while True:
-            row, chosen = one_round(split, learner, strategy, budget, seed, pool, round_)
-            row = {**identity, **row}
+            row, chosen = one_round(split, learner, exp.strategy, budget, seed, pool, round_)
+            row = {**exp.identity, **row}
             if len(chosen):
                 labels = oracle.reveal(chosen)
                 pool.add(chosen, labels, round_ + 1)
