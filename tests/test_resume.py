@@ -250,10 +250,17 @@ def test_resume_of_warm_start_without_networks_is_refused(tmp_path: Path):
         run_rounds(exp, 0, rec, resume=checkpoint, keep_model=True)  # fmt: skip
 
 
-def test_warm_start_resume_equals_uninterrupted(tmp_path: Path):
-    """Stop a warm-started ensemble after round 1 in-process, resume from its checkpoint."""
-    cfg = compose_config(*FAST, "trainer.warm_start=true", "strategy=entropy",
-                         "strategy.posterior=deep_ensemble", "strategy.members=2")  # fmt: skip
+@pytest.mark.parametrize(
+    ("strategy", "saved"),
+    [
+        (["strategy=entropy", "strategy.posterior=deep_ensemble", "strategy.members=2"], "nets"),
+        (["strategy=laplace"], "net"),
+    ],
+    ids=["deep_ensemble", "laplace"],
+)
+def test_warm_start_resume_equals_uninterrupted(tmp_path: Path, strategy: list[str], saved: str):
+    """Stop a warm-started run after round 1 in-process, resume from its checkpoint."""
+    cfg = compose_config(*FAST, "trainer.warm_start=true", *strategy)
 
     def run(out: Path, resume=None, stop=lambda: False) -> Recorder:
         exp = setup(cfg)
@@ -269,7 +276,7 @@ def test_warm_start_resume_equals_uninterrupted(tmp_path: Path):
     with pytest.raises(Interrupted):
         run(tmp_path / "part", stop=lambda: True)
     checkpoint = load_checkpoint(tmp_path / "part" / CHECKPOINT)
-    assert checkpoint["next_round"] == 1 and len(checkpoint["posterior"]["nets"]) == 2
+    assert checkpoint["next_round"] == 1 and saved in checkpoint["posterior"]
     resumed = run(tmp_path / "part", resume=checkpoint)
     strip = [{k: v for k, v in r.items() if not k.endswith("_seconds")} for r in full.curve]
     assert [

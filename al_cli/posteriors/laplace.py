@@ -21,6 +21,7 @@ from torch import nn
 
 from al_cli.config import ConfigError
 from al_cli.posteriors.base import NetworkFactory
+from al_cli.posteriors.deterministic import Deterministic
 from al_cli.seeding import derive_seed, torch_generator
 
 FULL_MAX_PARAMS = 2500
@@ -86,7 +87,10 @@ def sample_weights(
     return w_map + eig["qg"] @ (eps.reshape(samples, c, d) * scale) @ eig["qa"].T
 
 
-class LastLayerLaplace:
+class LastLayerLaplace(Deterministic):
+    """The trained network of ``Deterministic`` (training, embeddings, last layer, checkpoint
+    state), with a Gaussian over its last layer fitted after each training."""
+
     name = "laplace"
     provides = frozenset({"samples", "embed", "last_layer"})
 
@@ -109,21 +113,17 @@ class LastLayerLaplace:
                 f"strategy.posterior=laplace needs a model whose last layer is an nn.Linear "
                 f"named classifier; model={factory.model_cfg.name} has none"
             )
-        self.factory = factory
+        super().__init__(factory, cfg)
         self.samples = int(cfg.samples)
         self.hessian = cfg.laplace_hessian
         self.fixed_prior = None if prior is None else float(prior)
-        self.net: nn.Module | None = None
 
     @property
     def n_samples(self) -> int:
         return self.samples
 
     def fit(self, x: torch.Tensor, y: torch.Tensor, seed: int) -> None:
-        if self.net is None or not self.factory.warm_start:
-            self.net = self.factory.build(seed)
-        self.factory.train(self.net, x, y, seed)
-        self.net.eval()
+        super().fit(x, y, seed)
         with torch.no_grad():
             phi = with_bias(self.net.embed(x).double())
             head = self.net.classifier
@@ -141,10 +141,3 @@ class LastLayerLaplace:
     def sample_probs(self, x: torch.Tensor) -> torch.Tensor:
         phi = with_bias(self.net.embed(x))
         return torch.softmax(torch.einsum("nd,scd->snc", phi, self.weights), dim=-1)
-
-    @torch.no_grad()
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net.embed(x)
-
-    def last_layer(self) -> nn.Linear:
-        return self.net.classifier
