@@ -24,17 +24,20 @@ from hydra.errors import CompactHydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from al_cli.config import ConfigError
+from al_cli.config import option_name
 from al_cli.data import Oracle, load_dataset, place_inputs
+from al_cli.errors import UserError
 from al_cli.learner import Learner
 from al_cli.loop import Budget, Experiment, Interrupted, run_rounds
-from al_cli.posteriors import NetworkFactory, make_posterior
+from al_cli.posteriors import build_posterior, network_factory
 from al_cli.results import (
     CHECKPOINT,
+    CURVE_COLUMNS,
     Recorder,
     config_difference,
     config_hash,
     identity_config,
+    identity_hash,
     load_checkpoint,
     plain,
 )
@@ -49,11 +52,14 @@ def gpus_wanted(device: str) -> int:
 
 
 OmegaConf.register_new_resolver("al_hash", lambda *, _root_: config_hash(_root_), replace=True)
+OmegaConf.register_new_resolver(
+    "al_name", lambda group, *, _root_: option_name(_root_[group], group), replace=True
+)
 OmegaConf.register_new_resolver("al_gpus", gpus_wanted, replace=True)
 
 
 class JobFailed(CompactHydraException):
-    """One job of a sweep failed with a ConfigError; Hydra shows this line after the sweep."""
+    """One job of a sweep failed with a UserError; Hydra shows this line after the sweep."""
 
 
 def set_deterministic(on: bool) -> None:
@@ -106,11 +112,11 @@ def resolve_device(name: str) -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError as err:
-        raise ConfigError(f"device={name!r} is not a device; use auto, cpu, cuda or mps") from err
+        raise UserError(f"device={name!r} is not a device; use auto, cpu, cuda or mps") from err
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device={name} but CUDA is not available here; use device=auto or cpu")
+        raise UserError(f"device={name} but CUDA is not available here; use device=auto or cpu")
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError(f"device={name} but MPS is not available here; use device=auto or cpu")
+        raise UserError(f"device={name} but MPS is not available here; use device=auto or cpu")
     return device
 
 
@@ -122,45 +128,52 @@ def check_budget(cfg: DictConfig) -> Budget:
         max_labels=cfg.max_labels,
     )
     if b.initial < 1:
-        raise ConfigError(f"budget.initial={b.initial} must be at least 1")
+        raise UserError(f"budget.initial={b.initial} must be at least 1")
     if b.query_size <= 0:
-        raise ConfigError(f"budget.query_size={b.query_size} must be a positive integer")
+        raise UserError(f"budget.query_size={b.query_size} must be a positive integer")
     if b.max_labels < b.initial:
-        raise ConfigError(
+        raise UserError(
             f"budget.max_labels={b.max_labels} is below budget.initial={b.initial}; "
             f"raise budget.max_labels or lower budget.initial"
         )
     return b
 
 
+def option_names(cfg: DictConfig) -> dict[str, str]:
+    """The chosen option of each built group, by the name its folders and plots use."""
+    return {g: option_name(cfg[g], g) for g in ("dataset", "model", "posterior", "strategy")}
+
+
 def setup(cfg: DictConfig) -> Experiment:
-    """Build a run from its config; raises ConfigError for a mistake the user can fix."""
+    """Build a run from its config; raises UserError for a mistake the user can fix."""
+    names = option_names(cfg)
     budget = check_budget(cfg.budget)
     check_trainer(cfg.trainer)
     device = resolve_device(cfg.device)
+    strategy = build_strategy(cfg.strategy)
     split = place_inputs(load_dataset(cfg.dataset), device)
     if budget.initial > len(split.pool_x):
-        raise ConfigError(
+        raise UserError(
             f"budget.initial={budget.initial} is larger than the pool ({len(split.pool_x)} "
             f"inputs); set budget.initial to at most {len(split.pool_x)}"
         )
-    factory = NetworkFactory(
+    factory = network_factory(
         cfg.model, cfg.trainer, split.input_shape, split.num_classes, device, split.augment
     )
     factory.build(0)  # a model config that cannot build fails here, before any file is written
-    learner = Learner(make_posterior(cfg.strategy, factory), device, cfg.trainer.eval_batch_size)
-    strategy = build_strategy(cfg.strategy)
-    check_compatible(strategy, learner.provides, learner.n_samples, cfg.strategy)
+    posterior = build_posterior(cfg.posterior, factory)
+    learner = Learner(posterior, device, cfg.trainer.eval_batch_size)
+    check_compatible(strategy, posterior.provides, posterior.n_samples, names)
     oracle = Oracle(split.pool_y)
     initial = oracle.draw_initial(
         budget.initial, budget.initial_balanced, numpy_rng(cfg.seed, "initial")
     )
     identity: dict[str, Any] = {
-        "dataset": cfg.dataset.name,
-        "model": cfg.model.name,
-        "strategy": cfg.strategy.name,
-        "posterior": cfg.strategy.posterior,
-        "posterior_samples": learner.n_samples,
+        "dataset": names["dataset"],
+        "model": names["model"],
+        "strategy": names["strategy"],
+        "posterior": names["posterior"],
+        "posterior_samples": posterior.n_samples,
         **strategy.describe(),
         "seed": cfg.seed,
     }
@@ -176,7 +189,7 @@ def previous_run(cfg: DictConfig, out_dir: Path, settings: dict[str, Any]) -> di
         return None
     diff = config_difference(checkpoint["identity"], plain(settings))
     if diff is not None:
-        raise ConfigError(
+        raise UserError(
             f"the run folder {out_dir} holds the checkpoint of another config ({diff}); "
             f"choose another folder (hydra.run.dir) or rerun with resume=false to start over there"
         )
@@ -194,19 +207,25 @@ def run_experiment(
     if checkpoint is not None and checkpoint["finished"]:
         print(f"al run: already finished, skipped: {out_dir} (resume=false runs it again)")
         if run_status(out_dir) != "finished":  # stopped between its last two writes
-            recorder = Recorder(out_dir, config, {}, settings)
+            extra = {"config_hash": identity_hash(settings)}
+            recorder = Recorder(out_dir, config, extra, settings, checkpoint_columns(checkpoint))
             recorder.restore(checkpoint)
             recorder.start()
             recorder.finish("finished")
         return
     exp = setup(cfg)
-    extra = {"device": str(exp.device), "torch_threads": torch.get_num_threads()}
-    recorder = Recorder(out_dir, config, extra, settings)
+    extra = {
+        "config_hash": identity_hash(settings),
+        "device": str(exp.device),
+        "torch_threads": torch.get_num_threads(),
+    }
+    columns = CURVE_COLUMNS + list(exp.strategy.diagnostics)
+    recorder = Recorder(out_dir, config, extra, settings, columns)
     if checkpoint is not None:
         recorder.restore(checkpoint)
         print(f"al run: resuming {out_dir} at round {checkpoint['next_round']}")
     recorder.start()
-    print(f"al run: {cfg.strategy.name} on {cfg.dataset.name} -> {out_dir}")
+    print(f"al run: {exp.identity['strategy']} on {exp.identity['dataset']} -> {out_dir}")
     try:
         run_rounds(
             exp,
@@ -221,7 +240,7 @@ def run_experiment(
         recorder.finish("interrupted")
         raise
     except BaseException as err:
-        message = str(err) if isinstance(err, ConfigError) else f"{type(err).__name__}: {err}"
+        message = str(err) if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
         recorder.finish("failed", message)
         raise
     recorder.finish("finished")
@@ -230,6 +249,12 @@ def run_experiment(
         f"al run: finished {len(recorder.curve)} rounds, {final['n_labeled']} labels, "
         f"test accuracy {final['test_accuracy']:.4f}; results in {out_dir}"
     )
+
+
+def checkpoint_columns(checkpoint: dict[str, Any]) -> list[str]:
+    """The curve columns of a checkpoint's rows: the schema's, then its diagnostics."""
+    first = checkpoint["curve"][0] if checkpoint["curve"] else {}
+    return CURVE_COLUMNS + [c for c in first if c not in CURVE_COLUMNS]
 
 
 def run_status(out_dir: Path) -> str | None:
@@ -241,14 +266,14 @@ def run_status(out_dir: Path) -> str | None:
 
 @hydra.main(version_base="1.3", config_path="pkg://al_cli.configs", config_name="config")
 def main(cfg: DictConfig) -> None:
-    """One run. A ConfigError is one line and exit 2; in a sweep the job fails alone (the
+    """One run. A UserError is one line and exit 2; in a sweep the job fails alone (the
     others still run) and the sweep exits non-zero after them. A stop exits 128 + signal."""
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
     with stop_on_signals() as stop:
         try:
             run_experiment(cfg, out_dir, stop)
-        except ConfigError as err:
+        except UserError as err:
             print(f"al run: error: {err}", file=sys.stderr, flush=True)
             if hydra_cfg.mode == RunMode.MULTIRUN:
                 raise JobFailed(f"al run: error: {err}") from None

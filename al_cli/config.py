@@ -1,128 +1,216 @@
-"""Typed schemas for the Hydra config groups, so a wrong type or unknown key fails at composition.
+"""Typed schemas: one per option of each config group, so a key the option does not read is
+refused at composition, ``--cfg job`` shows only what is used, and the run folder's hash covers
+only what the chosen options read.
 
-One root schema, ``al_schema``, types every group; ``config.yaml`` starts from it. Each group
-has one schema for all its options (a key that only some options use has a default that the
-others ignore), so a user's own YAML in a group is checked the same way as ours.
+Each option's YAML names its schema first in its defaults list (``- mlp_schema``); the schema
+is stored in the option's group (``model/mlp_schema``) and extends the group's base, which holds
+``name`` and ``_target_``. The root schema types the groups that have one option (budget,
+trainer, paths) and leaves the others open (``Any``), so a user's own YAML under
+``--config-dir`` may carry keys of its own; struct mode still refuses a key it does not have.
+The schemas are types only: values live in the YAML files. Nothing here imports torch.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
+from al_cli.errors import UserError
 
-class ConfigError(Exception):
-    """A mistake the user can fix in their config or command line; shown as one line, exit 2."""
+# OmegaConf reads Optional[...], not X | None, in dataclass fields: hence the noqa below.
 
 
 @dataclass
-class DatasetConfig:
+class Option:
+    """What every option of every group has: the name its folders and plots use, and the
+    class or function (``_target_``) that its other keys are passed to as keyword arguments."""
+
     name: str = MISSING
     _target_: str = MISSING
-    split_seed: int = 0
-    test_fraction: float = 0.25
-    # synthetic only
-    n_samples: int = 600
-    n_features: int = 10
-    n_informative: int = 6
-    n_classes: int = 3
-    class_sep: float = 1.0
-    # torchvision sets: the root handed to torchvision, and whether to fetch missing files
-    root: str = "data"
-    download: bool = True
-    # per-channel normalisation; empty: computed from the pool (npz, image_folder)
+
+
+# -- dataset ----------------------------------------------------------------------------------
+
+
+@dataclass
+class SplitDataset(Option):
+    """A data set without an official test set: a stratified split fixed by ``split_seed``."""
+
+    split_seed: int = MISSING
+    test_fraction: float = MISSING
+
+
+@dataclass
+class SyntheticDataset(SplitDataset):
+    n_samples: int = MISSING
+    n_features: int = MISSING
+    n_informative: int = MISSING
+    n_classes: int = MISSING
+    class_sep: float = MISSING
+
+
+@dataclass
+class ImageTransforms(Option):
+    """Normalisation (empty: from the pool) and training-time crop (+ flip) augmentation."""
+
     mean: list[float] = field(default_factory=list)
     std: list[float] = field(default_factory=list)
-    # training-time augmentation: random crop (padding 4) and, where flip, horizontal flips
     augment: bool = False
-    flip: bool = True
-    # the user's own data: an .npz file or an ImageFolder tree
+    flip: bool = False
+
+
+@dataclass
+class TorchvisionDataset(ImageTransforms):
+    root: str = MISSING
+    download: bool = MISSING
+
+
+@dataclass
+class NpzDataset(SplitDataset, ImageTransforms):
     path: Optional[str] = None  # noqa: UP045
-    image_size: int = 32
-    num_workers: int = 0
 
 
 @dataclass
-class ModelConfig:
-    name: str = MISSING
-    _target_: str = MISSING
-    hidden: list[int] = field(default_factory=lambda: [128])
-    dropout: float = 0.25
-    # cnn
-    filters: int = 32
-    kernel_size: int = 4
-    conv_dropout: float = 0.25
-    # lenet
-    channels: list[int] = field(default_factory=lambda: [6, 16])
-    # resnet18
-    stem: str = "cifar"
-    pretrained: bool = False
+class ImageFolderDataset(NpzDataset):
+    image_size: int = MISSING
+    num_workers: int = MISSING
+
+
+# -- model ------------------------------------------------------------------------------------
 
 
 @dataclass
-class StrategyConfig:
-    name: str = MISSING
-    _target_: str = MISSING
-    # how the learner turns trained networks into S predictive distributions
-    posterior: str = "deterministic"
-    # what the scoring step computes from those distributions
-    acquisition: str = "random"
-    # how a batch is drawn from the scores
-    selection: str = "topk"
-    temperature: float = 1.0
-    # score a random subset of this many unlabeled inputs per round (null: all)
-    candidates: Optional[int] = None  # noqa: UP045 (OmegaConf reads Optional, not X | None)
-    # stochastic forward passes (MC Dropout) or weight samples (BNN, Laplace)
-    samples: int = 20
-    consistent_masks: bool = True
-    # deep ensemble / committee
-    members: int = 5
-    bootstrap: bool = False
-    # bnn: scale of the Gaussian prior over every weight
-    bnn_prior_sigma: float = 1.0
-    # laplace: last-layer Hessian (auto: full for small heads, else kron) and prior precision
-    # (null: fitted by maximising the marginal likelihood each round)
-    laplace_hessian: str = "auto"
-    laplace_prior_precision: Optional[float] = None  # noqa: UP045
-    # batchbald: greedy selection among the top candidates by BALD; joint configurations
-    # are enumerated exactly while classes^batch fits in joint_samples, then sampled
-    batchbald_candidates: int = 100
-    batchbald_joint_samples: int = 2000
-    # query by committee: vote_entropy or kl_consensus over the members' predictions
-    disagreement: str = "vote_entropy"
-    # expected error reduction: future loss (log or zero_one) on this many unlabeled inputs,
-    # after a last-layer refit whose ridge penalty is l2
-    loss: str = "log"
-    eval_points: int = 1000
-    l2: float = 1.0
-    # core-set: distance between embeddings (euclidean or cosine)
-    metric: str = "euclidean"
+class MLPModel(Option):
+    hidden: list[int] = MISSING
+    dropout: float = MISSING
+
+
+@dataclass
+class CNNModel(MLPModel):
+    filters: int = MISSING
+    kernel_size: int = MISSING
+    conv_dropout: float = MISSING
+
+
+@dataclass
+class LeNetModel(MLPModel):
+    channels: list[int] = MISSING
+
+
+@dataclass
+class ResNetModel(Option):
+    stem: str = MISSING
+    pretrained: bool = MISSING
+    dropout: float = MISSING
+
+
+# -- posterior: how trained networks become S predictive distributions ------------------------
+
+
+@dataclass
+class DeterministicPosterior(Option):
+    """One network, one softmax: no keys of its own."""
+
+
+@dataclass
+class MCDropoutPosterior(Option):
+    samples: int = MISSING
+    consistent_masks: bool = MISSING
+
+
+@dataclass
+class EnsemblePosterior(Option):
+    members: int = MISSING
+    bootstrap: bool = MISSING
+
+
+@dataclass
+class BNNPosterior(Option):
+    samples: int = MISSING
+    prior_sigma: float = MISSING
+
+
+@dataclass
+class LaplacePosterior(Option):
+    samples: int = MISSING
+    hessian: str = MISSING
+    prior_precision: Optional[float] = None  # noqa: UP045
+
+
+# -- strategy ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Candidates(Option):
+    """What every strategy shares: it considers a random subset of this many unlabeled inputs
+    per round (null: all of them), never fewer than the batch (Gal et al. 2017's speed-up)."""
+
+    candidates: Optional[int] = None  # noqa: UP045
+
+
+@dataclass
+class Selected(Candidates):
+    """A batch drawn from scores: top-k, or stochastically with a temperature."""
+
+    selection: str = MISSING
+    temperature: float = MISSING
+
+
+@dataclass
+class ScoringStrategy(Selected):
+    acquisition: str = MISSING
+
+
+@dataclass
+class QBCStrategy(Selected):
+    disagreement: str = MISSING
+
+
+@dataclass
+class BatchBALDStrategy(Candidates):
+    batchbald_candidates: int = MISSING
+    batchbald_joint_samples: int = MISSING
+
+
+@dataclass
+class EERStrategy(Candidates):
+    loss: str = MISSING
+    eval_points: int = MISSING
+    l2: float = MISSING
+
+
+@dataclass
+class CoresetStrategy(Candidates):
+    metric: str = MISSING
+
+
+# -- the groups with one option, and the root -------------------------------------------------
 
 
 @dataclass
 class BudgetConfig:
-    initial: int = 20
-    initial_balanced: bool = False
-    query_size: int = 20
-    max_labels: int = 300
+    initial: int = MISSING
+    initial_balanced: bool = MISSING
+    query_size: int = MISSING
+    max_labels: int = MISSING
 
 
 @dataclass
 class TrainerConfig:
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    momentum: float = 0.9
-    epochs: int = 50
-    min_steps: int = 100
-    batch_size: int = 64
-    eval_batch_size: int = 1024
-    warm_start: bool = False
+    optimizer: str = MISSING
+    lr: float = MISSING
+    weight_decay: float = MISSING
+    momentum: float = MISSING
+    epochs: int = MISSING
+    min_steps: int = MISSING
+    batch_size: int = MISSING
+    eval_batch_size: int = MISSING
+    warm_start: bool = MISSING
     # bfloat16 autocast while training on CUDA (ignored on other devices)
-    amp: bool = False
+    amp: bool = MISSING
 
 
 @dataclass
@@ -135,21 +223,90 @@ class PathsConfig:
 class RootConfig:
     seed: int = 0
     device: str = "auto"
-    # continue an unfinished run found in the run folder, skip a finished one (false: start over)
     resume: bool = True
-    # torch's deterministic algorithms (and cuBLAS workspace): reproducible on GPU, slower
     deterministic: bool = False
     paths: PathsConfig = field(default_factory=PathsConfig)
-    dataset: DatasetConfig = field(default_factory=DatasetConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    dataset: Any = MISSING
+    model: Any = MISSING
+    posterior: Any = MISSING
+    strategy: Any = MISSING
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
 
 
+SCHEMAS: dict[str, dict[str, type]] = {
+    "dataset": {
+        "split_schema": SplitDataset,
+        "synthetic_schema": SyntheticDataset,
+        "torchvision_schema": TorchvisionDataset,
+        "npz_schema": NpzDataset,
+        "image_folder_schema": ImageFolderDataset,
+    },
+    "model": {
+        "mlp_schema": MLPModel,
+        "cnn_schema": CNNModel,
+        "lenet_schema": LeNetModel,
+        "resnet_schema": ResNetModel,
+    },
+    "posterior": {
+        "deterministic_schema": DeterministicPosterior,
+        "mc_dropout_schema": MCDropoutPosterior,
+        "ensemble_schema": EnsemblePosterior,
+        "bnn_schema": BNNPosterior,
+        "laplace_schema": LaplacePosterior,
+    },
+    "strategy": {
+        "candidates_schema": Candidates,
+        "selected_schema": Selected,
+        "scoring_schema": ScoringStrategy,
+        "qbc_schema": QBCStrategy,
+        "batchbald_schema": BatchBALDStrategy,
+        "eer_schema": EERStrategy,
+        "coreset_schema": CoresetStrategy,
+    },
+}
+"""Per group, the schemas an option's YAML can name in its defaults list."""
+
+GROUPS = ("dataset", "model", "posterior", "strategy")
+"""The groups whose options are built from ``_target_`` with their keys as arguments."""
+
+SAMPLING = "a posterior that samples: posterior=mc_dropout, bnn or laplace"
+MOVED = {
+    "strategy.posterior": "the posterior is a config group of its own: use posterior=NAME "
+    "(deterministic, mc_dropout, deep_ensemble, bnn, laplace)",
+    "strategy.samples": f"the number of samples is posterior.samples, with {SAMPLING}",
+    "strategy.consistent_masks": "use posterior.consistent_masks, with posterior=mc_dropout",
+    "strategy.members": "the ensemble size is posterior.members, with posterior=deep_ensemble",
+    "strategy.bootstrap": "use posterior.bootstrap, with posterior=deep_ensemble",
+    "strategy.bnn_prior_sigma": "use posterior.prior_sigma, with posterior=bnn",
+    "strategy.laplace_hessian": "use posterior.hessian, with posterior=laplace",
+    "strategy.laplace_prior_precision": "use posterior.prior_precision, with posterior=laplace",
+}
+"""Keys of earlier versions that live elsewhere now: named in the refusal of the old key."""
+
+
 def register() -> None:
-    """Store the root schema as ``al_schema`` (idempotent)."""
-    ConfigStore.instance().store(name="al_schema", node=RootConfig)
+    """Store the root schema as ``al_schema`` and every option schema in its group."""
+    cs = ConfigStore.instance()
+    cs.store(name="al_schema", node=RootConfig)
+    for group, schemas in SCHEMAS.items():
+        for name, node in schemas.items():
+            cs.store(name=f"{group}_{name}", node=node)
 
 
 register()
+
+
+def option_name(node: Any, group: str) -> str:
+    """The name an option files and plots its runs under: its ``name`` when it sets one, else
+    the last part of its ``_target_`` (a custom option never inherits another's name)."""
+    name = None if OmegaConf.is_missing(node, "name") else node.get("name")
+    if name in (None, ""):
+        target = None if OmegaConf.is_missing(node, "_target_") else node.get("_target_")
+        if not target:
+            raise UserError(
+                f"{group} has neither a name nor a _target_; set {group}._target_ to the class "
+                f"or function that builds it"
+            )
+        name = str(target).rsplit(".", 1)[-1]
+    return str(name)

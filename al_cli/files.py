@@ -31,11 +31,15 @@ CURVE_COLUMNS = [
     "query_seconds",
     "eval_seconds",
 ]
-"""Identity columns, then metrics; every timing column, and only those, ends in ``_seconds``."""
+"""Identity columns, then metrics; every timing column, and only those, ends in ``_seconds``.
+A strategy's declared diagnostics (e.g. ``coreset_radius``) follow as extra columns, empty in
+the last round, which selects nothing."""
 
-QUERY_COLUMNS = ["round", "pool_index", "label"]
+QUERY_COLUMNS = ["round", "pool_index", "label", "score"]
 """``round``: the first round whose training set includes the label (0: the initial set).
-Written with the row of the round that chose it, so the file holds every revealed label."""
+``score``: what the strategy chose the input by (empty for the initial set and for strategies
+that score nothing). Written with the row of the round that chose it, so the file holds every
+revealed label."""
 
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)

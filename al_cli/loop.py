@@ -6,6 +6,7 @@ last completed round replays exactly what an uninterrupted run would have done.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,13 +16,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from al_cli.config import ConfigError
 from al_cli.data import DataSplit, Oracle, Pool
+from al_cli.errors import UserError
 from al_cli.learner import Learner
 from al_cli.metrics import evaluate
 from al_cli.results import Recorder
 from al_cli.seeding import derive_seed, numpy_rng, torch_generator
-from al_cli.strategies import Context, Strategy
+from al_cli.strategies import Context, Selection, Strategy
 from al_cli.trainer import TrainingDiverged
 
 
@@ -41,7 +42,7 @@ class Interrupted(Exception):
         self.next_round = next_round
 
 
-class OutOfMemory(ConfigError):
+class OutOfMemory(UserError):
     """The device ran out of memory during a round."""
 
 
@@ -54,7 +55,7 @@ def is_out_of_memory(err: BaseException) -> bool:
     )
 
 
-def round_error(err: BaseException, round_: int, device: torch.device) -> ConfigError | None:
+def round_error(err: BaseException, round_: int, device: torch.device) -> UserError | None:
     """A user-fixable failure inside round ``round_`` as one clear line; None for a bug."""
     if isinstance(err, TrainingDiverged):
         return TrainingDiverged(f"round {round_}: {err}")
@@ -65,32 +66,8 @@ def round_error(err: BaseException, round_: int, device: torch.device) -> Config
         )
     if isinstance(err, RuntimeError) and "use_deterministic_algorithms" in str(err):
         first = str(err).splitlines()[0]
-        return ConfigError(f"round {round_}: {first}; set deterministic=false for this run")
+        return UserError(f"round {round_}: {first}; set deterministic=false for this run")
     return None
-
-
-def posterior_state(learner: Learner) -> dict | None:
-    """The posterior's trained networks, or None for a posterior that cannot save them."""
-    state_dict = getattr(learner.posterior, "state_dict", None)
-    return None if state_dict is None else state_dict()
-
-
-def restore_pool(pool: Pool, oracle: Oracle, checkpoint: dict[str, Any]) -> None:
-    """Reveal the checkpoint's labeled indices again, round by round, in acquisition order."""
-    labeled, rounds = checkpoint["labeled"], checkpoint["rounds"]
-    if max(labeled, default=-1) >= pool.size:
-        raise ConfigError(_changed_data)
-    for r in sorted(set(rounds)):
-        idx = np.asarray([i for i, ri in zip(labeled, rounds, strict=True) if ri == r])
-        pool.add(idx, oracle.reveal(idx), r)
-    if pool.labels != list(checkpoint["labels"]):
-        raise ConfigError(_changed_data)
-
-
-_changed_data = (
-    "the data set's labels differ from those in the run folder's checkpoint (its files changed "
-    "since the run started); rerun with resume=false to start over"
-)
 
 
 @dataclass
@@ -107,15 +84,50 @@ class Experiment:
     device: torch.device
 
 
-def check_selection(pos: np.ndarray, k: int, n_unlabeled: int, strategy: Strategy) -> np.ndarray:
-    """A strategy's answer must be ``k`` distinct positions into the unlabeled set."""
-    pos = np.asarray(pos, dtype=np.int64).reshape(-1)
-    name = type(strategy).__name__
-    if len(pos) != k:
-        raise RuntimeError(f"{name} returned {len(pos)} positions, not {k}")
-    if len(np.unique(pos)) != k or (k and (pos.min() < 0 or pos.max() >= n_unlabeled)):
-        raise RuntimeError(f"{name} returned repeated or out-of-range positions")
-    return pos
+# -- starting or resuming -------------------------------------------------------------------
+
+
+_changed_data = (
+    "the data set's labels differ from those in the run folder's checkpoint (its files changed "
+    "since the run started); rerun with resume=false to start over"
+)
+
+
+def restore_pool(pool: Pool, oracle: Oracle, checkpoint: dict[str, Any]) -> None:
+    """Reveal the checkpoint's labeled indices again, round by round, in acquisition order."""
+    labeled, rounds = checkpoint["labeled"], checkpoint["rounds"]
+    if max(labeled, default=-1) >= pool.size:
+        raise UserError(_changed_data)
+    for r in sorted(set(rounds)):
+        idx = np.asarray([i for i, ri in zip(labeled, rounds, strict=True) if ri == r])
+        pool.add(idx, oracle.reveal(idx), r)
+    if pool.labels != list(checkpoint["labels"]):
+        raise UserError(_changed_data)
+
+
+def start(
+    exp: Experiment, resume: dict[str, Any] | None, keep_model: bool
+) -> tuple[Pool, int, list[dict[str, Any]]]:
+    """The pool, the first round to run and the queries not yet recorded: the initial set for a
+    new run, the checkpoint's labels (and networks, for a warm start) for a resumed one."""
+    pool = Pool(len(exp.split.pool_x))
+    if resume is None:
+        labels = exp.oracle.reveal(exp.initial)
+        pool.add(exp.initial, labels, round_=0)
+        return pool, 0, query_rows(exp.initial, labels, 0, None)
+    restore_pool(pool, exp.oracle, resume)
+    if keep_model:
+        if resume.get("posterior") is None:
+            raise UserError(
+                f"this warm-started run cannot resume: its checkpoint holds no networks "
+                f"(posterior={exp.identity['posterior']} cannot save them); "
+                f"rerun with resume=false"
+            )
+        exp.learner.posterior.load_state_dict(resume["posterior"])
+    return pool, int(resume["next_round"]), []
+
+
+# -- one round ------------------------------------------------------------------------------
 
 
 def make_context(
@@ -133,102 +145,37 @@ def make_context(
     )
 
 
-def run_rounds(
-    exp: Experiment,
-    seed: int,
-    recorder: Recorder,
-    resume: dict[str, Any] | None = None,
-    keep_model: bool = False,
-    stop_requested: Callable[[], bool] = lambda: False,
-) -> None:
-    """Run AL rounds until ``budget.max_labels`` labels or an empty pool; a row per round.
-
-    ``resume``: a checkpoint to continue from (``exp.initial`` is then ignored). ``keep_model``:
-    save the posterior's networks in every checkpoint (warm start needs them to resume).
-    ``stop_requested`` is asked after each saved round; if it says yes, ``Interrupted``.
-    """
-    split, oracle, learner, budget = exp.split, exp.oracle, exp.learner, exp.budget
-    pool = Pool(len(split.pool_x))
-    if resume is None:
-        pool.add(exp.initial, oracle.reveal(exp.initial), round_=0)
-        new_queries = [
-            {"round": 0, "pool_index": int(i), "label": int(y)}
-            for i, y in zip(pool.labeled_idx, pool.labels, strict=True)
-        ]
-        round_ = 0
-    else:
-        restore_pool(pool, oracle, resume)
-        new_queries = []
-        round_ = int(resume["next_round"])
-        if keep_model:
-            if resume.get("posterior") is None:
-                raise ConfigError(
-                    f"this warm-started run cannot resume: its checkpoint holds no networks "
-                    f"(strategy.posterior={learner.posterior.name} cannot save them); "
-                    f"rerun with resume=false"
-                )
-            learner.posterior.load_state_dict(resume["posterior"])
-    left = -(-(budget.max_labels - pool.n_labeled) // budget.query_size)
-    bar = tqdm(
-        total=round_ + 1 + max(0, left),
-        initial=round_,
-        desc="rounds",
-        unit="round",
-        disable=None,
-        leave=False,
-    )
-    try:
-        while True:
-            row, chosen = one_round(split, learner, exp.strategy, budget, seed, pool, round_)
-            row = {**exp.identity, **row}
-            if len(chosen):
-                labels = oracle.reveal(chosen)
-                pool.add(chosen, labels, round_ + 1)
-                new_queries += [
-                    {"round": round_ + 1, "pool_index": int(i), "label": int(y)}
-                    for i, y in zip(chosen, labels, strict=True)
-                ]
-            state = {
-                "next_round": round_ + 1,
-                "finished": len(chosen) == 0,
-                "labeled": list(pool.labeled_idx),
-                "labels": list(pool.labels),
-                "rounds": list(pool.rounds),
-                "posterior": posterior_state(learner) if keep_model else None,
-            }
-            recorder.record(row, new_queries, state)
-            new_queries = []
-            tqdm.write(
-                f"round {round_:3d}  labels {row['n_labeled']:5d}  "
-                f"accuracy {row['test_accuracy']:.4f}  nll {row['test_nll']:.4f}  "
-                f"ece {row['test_ece']:.4f}  train {row['train_seconds']:.2f}s  "
-                f"query {row['query_seconds']:.2f}s"
-            )
-            bar.update(1)
-            if len(chosen) == 0:
-                break
-            round_ += 1
-            if stop_requested():
-                raise Interrupted(round_)
-    except (RuntimeError, ConfigError) as err:
-        clear = round_error(err, round_, learner.device)
-        if clear is None:
-            raise
-        raise clear from None
-    finally:
-        bar.close()
+def check_selection(
+    answer: Selection | np.ndarray, k: int, n_unlabeled: int, strategy: Strategy
+) -> Selection:
+    """A strategy's answer must be ``k`` distinct positions into the unlabeled set, with ``k``
+    scores or none, and exactly the diagnostics it declares (a bare array: positions only)."""
+    sel = answer if isinstance(answer, Selection) else Selection(np.asarray(answer))
+    pos = np.asarray(sel.positions, dtype=np.int64).reshape(-1)
+    name = type(strategy).__name__
+    if len(pos) != k:
+        raise RuntimeError(f"{name} returned {len(pos)} positions, not {k}")
+    if len(np.unique(pos)) != k or (k and (pos.min() < 0 or pos.max() >= n_unlabeled)):
+        raise RuntimeError(f"{name} returned repeated or out-of-range positions")
+    scores = None
+    if sel.scores is not None:
+        scores = np.asarray(sel.scores, dtype=np.float64).reshape(-1)
+        if len(scores) != k:
+            raise RuntimeError(f"{name} returned {len(scores)} scores for {k} positions")
+    if set(sel.diagnostics) != set(strategy.diagnostics):
+        raise RuntimeError(
+            f"{name} reported diagnostics {sorted(sel.diagnostics)}, but declares "
+            f"{sorted(strategy.diagnostics)}"
+        )
+    return Selection(pos, scores, {k: float(v) for k, v in sel.diagnostics.items()})
 
 
 def one_round(
-    split: DataSplit,
-    learner: Learner,
-    strategy: Strategy,
-    budget: Budget,
-    seed: int,
-    pool: Pool,
-    round_: int,
-) -> tuple[dict[str, Any], np.ndarray]:
-    """Fit, evaluate and select once: the round's row (without identity) and chosen indices."""
+    exp: Experiment, seed: int, pool: Pool, round_: int
+) -> tuple[dict[str, Any], Selection | None]:
+    """Fit, evaluate and select once: the round's row (without identity) and the selection
+    (None when the budget or the pool is spent), its positions mapped to pool indices."""
+    split, learner, budget = exp.split, exp.learner, exp.budget
     labeled = torch.as_tensor(pool.labeled_indices())
     x_lab, y_lab = split.pool_x[labeled], pool.revealed_labels()
 
@@ -243,13 +190,13 @@ def one_round(
     unlabeled = pool.unlabeled_indices()
     k = min(budget.query_size, budget.max_labels - pool.n_labeled, len(unlabeled))
     query_seconds = 0.0
-    chosen = np.empty(0, dtype=np.int64)
+    chosen = None
     if k > 0:
         ctx = make_context(learner, split.pool_x, pool, seed, round_)
         t0 = time.perf_counter()
-        pos = check_selection(strategy.select(ctx, k), k, len(unlabeled), strategy)
+        sel = check_selection(exp.strategy.select(ctx, k), k, len(unlabeled), exp.strategy)
         query_seconds = time.perf_counter() - t0
-        chosen = unlabeled[pos]
+        chosen = Selection(unlabeled[sel.positions], sel.scores, sel.diagnostics)
 
     row = {
         "round": round_,
@@ -258,5 +205,100 @@ def one_round(
         "train_seconds": round(train_seconds, 4),
         "query_seconds": round(query_seconds, 4),
         "eval_seconds": round(eval_seconds, 4),
+        **{name: chosen.diagnostics[name] if chosen else "" for name in exp.strategy.diagnostics},
     }
     return row, chosen
+
+
+# -- bookkeeping and logging ----------------------------------------------------------------
+
+
+def query_rows(
+    indices: np.ndarray, labels: torch.Tensor, round_: int, scores: np.ndarray | None
+) -> list[dict[str, Any]]:
+    """Rows of queries.csv: the first round whose training set holds each label, and the
+    score it was chosen by (empty for the initial set and unscored picks)."""
+    values = [""] * len(indices) if scores is None else [float(s) for s in scores]
+    return [
+        {"round": round_, "pool_index": int(i), "label": int(y), "score": _finite(s)}
+        for i, y, s in zip(indices, labels, values, strict=True)
+    ]
+
+
+def _finite(score: float | str) -> float | str:
+    """A score as written to the CSV: NaN (no score for this pick) is left empty."""
+    return "" if isinstance(score, float) and math.isnan(score) else score
+
+
+def posterior_state(learner: Learner) -> dict | None:
+    """The posterior's trained networks, or None for a posterior that cannot save them."""
+    state_dict = getattr(learner.posterior, "state_dict", None)
+    return None if state_dict is None else state_dict()
+
+
+def log_round(row: dict[str, Any]) -> None:
+    tqdm.write(
+        f"round {row['round']:3d}  labels {row['n_labeled']:5d}  "
+        f"accuracy {row['test_accuracy']:.4f}  nll {row['test_nll']:.4f}  "
+        f"ece {row['test_ece']:.4f}  train {row['train_seconds']:.2f}s  "
+        f"query {row['query_seconds']:.2f}s"
+    )
+
+
+def run_rounds(
+    exp: Experiment,
+    seed: int,
+    recorder: Recorder,
+    resume: dict[str, Any] | None = None,
+    keep_model: bool = False,
+    stop_requested: Callable[[], bool] = lambda: False,
+) -> None:
+    """Run AL rounds until ``budget.max_labels`` labels or an empty pool; a row per round.
+
+    ``resume``: a checkpoint to continue from (``exp.initial`` is then ignored). ``keep_model``:
+    save the posterior's networks in every checkpoint (warm start needs them to resume).
+    ``stop_requested`` is asked after each saved round; if it says yes, ``Interrupted``.
+    """
+    pool, round_, new_queries = start(exp, resume, keep_model)
+    budget = exp.budget
+    left = -(-(budget.max_labels - pool.n_labeled) // budget.query_size)
+    bar = tqdm(
+        total=round_ + 1 + max(0, left),
+        initial=round_,
+        desc="rounds",
+        unit="round",
+        disable=None,
+        leave=False,
+    )
+    try:
+        while True:
+            row, chosen = one_round(exp, seed, pool, round_)
+            row = {**exp.identity, **row}
+            if chosen is not None:
+                labels = exp.oracle.reveal(chosen.positions)
+                pool.add(chosen.positions, labels, round_ + 1)
+                new_queries += query_rows(chosen.positions, labels, round_ + 1, chosen.scores)
+            state = {
+                "next_round": round_ + 1,
+                "finished": chosen is None,
+                "labeled": list(pool.labeled_idx),
+                "labels": list(pool.labels),
+                "rounds": list(pool.rounds),
+                "posterior": posterior_state(exp.learner) if keep_model else None,
+            }
+            recorder.record(row, new_queries, state)
+            new_queries = []
+            log_round(row)
+            bar.update(1)
+            if chosen is None:
+                break
+            round_ += 1
+            if stop_requested():
+                raise Interrupted(round_)
+    except (RuntimeError, UserError) as err:
+        clear = round_error(err, round_, exp.learner.device)
+        if clear is None:
+            raise
+        raise clear from None
+    finally:
+        bar.close()

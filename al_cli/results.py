@@ -19,7 +19,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from al_cli.config import ConfigError
+from al_cli.errors import UserError
 from al_cli.files import (  # noqa: F401  (re-exported for callers of results)
     CURVE_COLUMNS,
     QUERY_COLUMNS,
@@ -37,7 +37,7 @@ NOT_IDENTITY = ("hydra", "paths", "resume", "deterministic")
 """Top-level keys that never change a run's results, so they are not part of its identity."""
 
 
-class ResultsNotWritable(ConfigError):
+class ResultsNotWritable(UserError):
     """The run folder cannot be written (read-only, full, gone)."""
 
 
@@ -60,8 +60,13 @@ def identity_config(cfg: DictConfig) -> dict[str, Any]:
 
 def config_hash(cfg: DictConfig) -> str:
     """Eight hex digits naming a config apart from its seed (which the folder names itself)."""
-    identity = {k: v for k, v in identity_config(cfg).items() if k != "seed"}
-    blob = json.dumps(identity, sort_keys=True, separators=(",", ":"))
+    return identity_hash(identity_config(cfg))
+
+
+def identity_hash(identity: dict[str, Any]) -> str:
+    """The hash of ``identity_config``'s result, the seed left out."""
+    rest = {k: v for k, v in identity.items() if k != "seed"}
+    blob = json.dumps(rest, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:8]
 
 
@@ -105,7 +110,7 @@ def load_checkpoint(path: Path) -> dict[str, Any] | None:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise ConfigError(
+        raise UserError(
             f"cannot read the checkpoint {path} ({type(err).__name__}: {err}); "
             f"rerun with resume=false to start this run over"
         ) from None
@@ -134,9 +139,12 @@ class Recorder:
         config: dict[str, Any],
         extra: dict[str, Any],
         identity: dict[str, Any] | None = None,
+        columns: list[str] = CURVE_COLUMNS,
     ):
-        """``identity``: the settings a checkpoint must match (``identity_config``)."""
+        """``identity``: the settings a checkpoint must match (``identity_config``);
+        ``columns``: those of learning_curve.csv (the schema's, then any diagnostics)."""
         self.out_dir = Path(out_dir)
+        self.columns = list(columns)
         self.config = plain(config)
         self.identity = plain(identity or {})
         self.curve: list[dict[str, Any]] = []
@@ -212,7 +220,7 @@ class Recorder:
         self._guarded(
             atomic_write_text,
             self.out_dir / "learning_curve.csv",
-            csv_text(self.curve, CURVE_COLUMNS),
+            csv_text(self.curve, self.columns),
         )
 
     def _write_info(self) -> None:

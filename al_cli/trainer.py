@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 from torch import nn
 from torch.nn import functional as F
 
-from al_cli.config import ConfigError
+from al_cli.errors import UserError, check_choice, unknown
 from al_cli.seeding import seeded, torch_generator
 
 ExtraLoss = Callable[[nn.Module, int], torch.Tensor]
@@ -20,7 +20,10 @@ Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 """Transforms one training batch, drawing from the generator (see ``DataSplit.augment``)."""
 
 
-class TrainingDiverged(ConfigError):
+OPTIMIZERS = ("adam", "adamw", "sgd")
+
+
+class TrainingDiverged(UserError):
     """The loss became NaN or infinite: almost always a learning rate that is too high."""
 
 
@@ -34,24 +37,22 @@ def make_optimizer(net: nn.Module, cfg: DictConfig) -> torch.optim.Optimizer:
         return torch.optim.SGD(
             params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
         )
-    raise ConfigError(
-        f"trainer.optimizer={cfg.optimizer!r} is not known; choose adam, adamw or sgd"
-    )
+    unknown("trainer.optimizer", cfg.optimizer, OPTIMIZERS)
 
 
 def check_trainer(cfg: DictConfig) -> None:
     """Refuse settings that cannot train, before any work is done."""
     for key in ("epochs", "batch_size", "eval_batch_size"):
         if cfg[key] <= 0:
-            raise ConfigError(f"trainer.{key}={cfg[key]} must be a positive integer")
+            raise UserError(f"trainer.{key}={cfg[key]} must be a positive integer")
     if cfg.min_steps < 0:
-        raise ConfigError(f"trainer.min_steps={cfg.min_steps} must be 0 or more")
-    if not cfg.lr > 0:
-        raise ConfigError(f"trainer.lr={cfg.lr} must be positive")
-    if cfg.optimizer not in ("adam", "adamw", "sgd"):
-        raise ConfigError(
-            f"trainer.optimizer={cfg.optimizer!r} is not known; choose adam, adamw or sgd"
-        )
+        raise UserError(f"trainer.min_steps={cfg.min_steps} must be 0 or more")
+    if not (cfg.lr > 0 and math.isfinite(cfg.lr)):
+        raise UserError(f"trainer.lr={cfg.lr} must be a positive number")
+    for key in ("weight_decay", "momentum"):
+        if not (cfg[key] >= 0 and math.isfinite(cfg[key])):
+            raise UserError(f"trainer.{key}={cfg[key]} must be 0 or more")
+    check_choice("trainer.optimizer", cfg.optimizer, OPTIMIZERS)
 
 
 def train_network(

@@ -61,6 +61,17 @@ def compose_config(*overrides: str) -> DictConfig:
         return compose(config_name="config", overrides=list(overrides))
 
 
+def refused(*overrides: str, key: str) -> str:
+    """Composing these overrides fails, and ``al run``'s one-line message names ``key``."""
+    from al_cli.cli import composition_error
+
+    with pytest.raises(Exception) as info:
+        compose_config(*overrides)
+    line = composition_error(info.value)
+    assert line is not None and key in line and "\n" not in line, line
+    return line
+
+
 @pytest.fixture
 def fast() -> list[str]:
     return list(FAST)

@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from al_cli.config import ConfigError
+from al_cli.errors import UserError
 from al_cli.strategies.batchbald import BatchBALD, _joint_entropies, batchbald
 from al_cli.strategies.scores import bald
 
@@ -36,17 +36,21 @@ def joint_mi(probs: torch.Tensor, idx: list[int]) -> float:
 def test_batch_of_one_is_bald():
     for seed in range(3):
         probs = random_probs(10, 30, 4, seed)
-        assert batchbald(probs, 1, 1000, torch.Generator()) == [int(bald(probs).argmax())]
+        chosen, gains = batchbald(probs, 1, 1000, torch.Generator())
+        assert chosen == [int(bald(probs).argmax())]
+        assert gains[0] == pytest.approx(float(bald(probs).max()))  # the pick's score
 
 
 def test_greedy_steps_maximise_the_exact_joint_mutual_information():
     probs = random_probs(8, 12, 3, seed=1)
-    chosen = batchbald(probs, 3, 10**6, torch.Generator())
+    chosen, scores = batchbald(probs, 3, 10**6, torch.Generator())
     for step in range(1, 3):
         gains = {
             i: joint_mi(probs, chosen[:step] + [i]) for i in range(12) if i not in chosen[:step]
         }
         assert chosen[step] == max(gains, key=gains.get)
+        # each pick's score is the joint mutual information of the batch up to it
+        assert scores[step] == pytest.approx(gains[chosen[step]])
 
 
 def test_sampled_configurations_estimate_the_joint_entropy():
@@ -63,7 +67,7 @@ def test_sampled_configurations_estimate_the_joint_entropy():
     sampled = _joint_entropies(sampled_joint, probs[:, 3:], weights)
     torch.testing.assert_close(sampled, exact, atol=0.03, rtol=0)
     # and the greedy run through the sampled regime still returns distinct points
-    picks = batchbald(random_probs(10, 40, 5, seed=3), 8, 200, torch.Generator().manual_seed(0))
+    picks, _ = batchbald(random_probs(10, 40, 5, seed=3), 8, 200, torch.Generator().manual_seed(0))
     assert len(set(picks)) == 8
 
 
@@ -72,17 +76,17 @@ def test_duplicates_are_not_picked_twice():
     best = int(bald(probs).argmax())
     dup = torch.cat([probs, probs[:, best : best + 1]], dim=1)  # point 10 copies the best one
     assert set(torch.topk(bald(dup), 2).indices.tolist()) == {best, 10}  # BALD takes both
-    picks = batchbald(dup, 2, 10000, torch.Generator())
+    picks, _ = batchbald(dup, 2, 10000, torch.Generator())
     assert picks[0] in (best, 10) and picks[1] not in (best, 10)
 
 
 def test_refuses_what_breaks_the_joint_entropy():
-    from tests.conftest import compose_config
+    from al_cli.app import setup
+    from tests.conftest import FAST, compose_config, refused
 
-    for override, message in [
-        ("strategy.consistent_masks=false", "consistent_masks=true"),
-        ("strategy.selection=power", "greedily"),
-        ("strategy.batchbald_candidates=0", "batchbald_candidates"),
-    ]:
-        with pytest.raises(ConfigError, match=message):
-            BatchBALD(compose_config("strategy=batchbald", override).strategy)
+    cfg = compose_config(*FAST, "strategy=batchbald", "posterior.consistent_masks=false")
+    with pytest.raises(UserError, match="consistent_masks=true"):
+        setup(cfg)
+    refused("strategy=batchbald", "strategy.selection=power", key="strategy.selection")
+    with pytest.raises(UserError, match="batchbald_candidates"):
+        BatchBALD(batchbald_candidates=0)

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from al_cli.app import setup
-from al_cli.config import ConfigError
+from al_cli.errors import UserError
 from al_cli.strategies import scores
 from al_cli.strategies.committee import QBCStrategy
-from tests.conftest import FAST, compose_config
+from tests.conftest import FAST, compose_config, refused
 
 # three members, three inputs: 0) two vote class 0, one class 1; 1) all agree; 2) all differ
 COMMITTEE = torch.tensor(
@@ -44,8 +44,9 @@ def test_kl_consensus_by_hand():
 
 def test_qbc_is_a_bootstrapped_ensemble():
     cfg = compose_config(*FAST, "strategy=qbc")
-    assert cfg.strategy.posterior == "deep_ensemble" and cfg.strategy.bootstrap
-    assert cfg.strategy.members == 5 and cfg.strategy.acquisition == "vote_entropy"
+    assert cfg.posterior.name == "deep_ensemble" and cfg.posterior.bootstrap
+    assert cfg.posterior.members == 5 and cfg.strategy.disagreement == "vote_entropy"
+    assert "acquisition" not in cfg.strategy
     exp = setup(cfg)
     assert exp.learner.n_samples == 5 and exp.learner.posterior.bootstrap
     assert exp.identity["acquisition"] == "vote_entropy"
@@ -53,19 +54,15 @@ def test_qbc_is_a_bootstrapped_ensemble():
     assert setup(cfg).identity["acquisition"] == "kl_consensus"
 
 
-@pytest.mark.parametrize(
-    ("override", "message"),
-    [
-        ("strategy.disagreement=margin", "strategy.disagreement='margin' is not known"),
-        ("strategy.acquisition=entropy", "set strategy.disagreement instead"),
-    ],
-)
-def test_qbc_refuses_bad_settings(override: str, message: str):
-    with pytest.raises(ConfigError, match=message):
-        QBCStrategy(compose_config("strategy=qbc", override).strategy)
+def test_qbc_refuses_bad_settings():
+    with pytest.raises(UserError, match="strategy.disagreement='margin' is not known"):
+        QBCStrategy(disagreement="margin")
+    refused("strategy=qbc", "strategy.acquisition=entropy", key="strategy.acquisition")
 
 
 def test_qbc_needs_a_committee():
-    cfg = compose_config(*FAST, "strategy=qbc", "strategy.posterior=deterministic")
-    with pytest.raises(ConfigError, match="needs several posterior samples"):
-        setup(cfg)
+    """QBC sets the ensemble's bootstrap: a posterior without one is refused at composition,
+    and a committee of one at set-up."""
+    refused(*FAST, "strategy=qbc", "posterior=deterministic", key="posterior.bootstrap")
+    with pytest.raises(UserError, match="at least 2 members"):
+        setup(compose_config(*FAST, "strategy=qbc", "posterior.members=1"))

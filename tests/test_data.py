@@ -14,10 +14,10 @@ import scipy.io
 import torch
 from PIL import Image
 
-from al_cli.config import ConfigError
+from al_cli.errors import UserError
 from al_cli.data import load_dataset, place_inputs
 from al_cli.data.images import CropFlip
-from tests.conftest import compose_config, read_csv, run_al
+from tests.conftest import compose_config, read_csv, refused, run_al
 
 TINY = [
     "budget.initial=10",
@@ -141,7 +141,7 @@ def test_data_dir_comes_from_the_environment(tmp_path: Path, monkeypatch):
 @pytest.mark.parametrize("name", list(WRITERS))
 def test_missing_files_offline_name_the_folder(tmp_path: Path, name: str):
     cfg = compose_config(f"dataset={name}", f"paths.data_dir={tmp_path}", "dataset.download=false")
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(UserError) as err:
         load_dataset(cfg.dataset)
     message = str(err.value)
     assert str(tmp_path.resolve()) in message and "dataset.download=true" in message
@@ -172,7 +172,7 @@ def test_download_only_what_is_missing(tmp_path: Path, monkeypatch):
 
     monkeypatch.setitem(vision.SOURCES, "svhn", replace(vision.SOURCES["svhn"], fetch=offline))
     cfg = compose_config("dataset=svhn", f"paths.data_dir={tmp_path / 'x'}")
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(UserError) as err:
         load_dataset(cfg.dataset)
     message = str(err.value)
     assert message.startswith("could not download SVHN into " + str((tmp_path / "x").resolve()))
@@ -184,7 +184,7 @@ def test_unreadable_files_are_a_clear_error(tmp_path: Path):
     write_cifar(tmp_path, hundred=False)
     (tmp_path / "cifar-10-batches-py" / "data_batch_3").write_bytes(b"not a pickle")
     cfg = compose_config("dataset=cifar10", f"paths.data_dir={tmp_path}", "dataset.download=false")
-    with pytest.raises(ConfigError, match="cannot be read"):
+    with pytest.raises(UserError, match="cannot be read"):
         load_dataset(cfg.dataset)
 
 
@@ -236,17 +236,17 @@ NPZ_ERRORS = [
 @pytest.mark.parametrize(("arrays", "expect"), NPZ_ERRORS, ids=[e for _, e in NPZ_ERRORS])
 def test_npz_errors(tmp_path: Path, arrays: dict, expect: str):
     path = write_npz(tmp_path / "bad.npz", **arrays)
-    with pytest.raises(ConfigError, match=expect):
+    with pytest.raises(UserError, match=expect):
         load_dataset(npz_cfg(path))
 
 
 def test_npz_path_errors(tmp_path: Path):
-    with pytest.raises(ConfigError, match="needs dataset.path"):
+    with pytest.raises(UserError, match="needs dataset.path"):
         load_dataset(compose_config("dataset=npz").dataset)
-    with pytest.raises(ConfigError, match="does not exist"):
+    with pytest.raises(UserError, match="does not exist"):
         load_dataset(npz_cfg(tmp_path / "nope.npz"))
     (tmp_path / "junk.npz").write_text("junk")
-    with pytest.raises(ConfigError, match="not a readable .npz"):
+    with pytest.raises(UserError, match="not a readable .npz"):
         load_dataset(npz_cfg(tmp_path / "junk.npz"))
 
 
@@ -279,27 +279,26 @@ def test_image_folder_train_test_layout_and_errors(tmp_path: Path):
     assert split.pool_x.shape == (12, 3, 32, 32) and split.test_y.tolist() == [0, 0, 1, 1, 2, 2]
     write_image_folder(tmp_path / "e" / "train", per_class=2)
     write_image_folder(tmp_path / "e" / "test", per_class=2, classes=("cat", "dog"))
-    with pytest.raises(ConfigError, match="same class folders"):
+    with pytest.raises(UserError, match="same class folders"):
         load_dataset(
             compose_config("dataset=image_folder", f"dataset.path={tmp_path / 'e'}").dataset
         )
     write_image_folder(tmp_path / "one", per_class=4, classes=("cat",))
-    with pytest.raises(ConfigError, match="at least two"):
+    with pytest.raises(UserError, match="at least two"):
         load_dataset(
             compose_config("dataset=image_folder", f"dataset.path={tmp_path / 'one'}").dataset
         )
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ConfigError, match="not an image folder"):
+    with pytest.raises(UserError, match="not an image folder"):
         load_dataset(
             compose_config("dataset=image_folder", f"dataset.path={tmp_path / 'empty'}").dataset
         )
 
 
 def test_augment_is_refused_where_there_are_no_images(tmp_path: Path):
-    with pytest.raises(ConfigError, match="dataset.augment=true but dataset=digits"):
-        load_dataset(compose_config("dataset=digits", "dataset.augment=true").dataset)
+    refused("dataset=digits", "dataset.augment=true", key="dataset.augment")  # no such key
     path = write_npz(tmp_path / "flat.npz", x=np.zeros((8, 3)), y=np.arange(8) % 2)
-    with pytest.raises(ConfigError, match="dataset.augment=true needs images"):
+    with pytest.raises(UserError, match="dataset.augment=true needs images"):
         load_dataset(npz_cfg(path, "dataset.augment=true"))
 
 
@@ -344,7 +343,8 @@ def test_gal2017_experiment_composes_over_any_strategy():
     assert (cfg.dataset.name, cfg.model.name, cfg.strategy.name) == ("mnist", "cnn", "entropy")
     assert (cfg.budget.initial, cfg.budget.initial_balanced) == (20, True)
     assert (cfg.budget.query_size, cfg.budget.max_labels) == (10, 1000)
-    assert cfg.strategy.candidates == 2000 and cfg.strategy.samples == 100
+    assert cfg.strategy.candidates == 2000 and cfg.posterior.samples == 100
+    assert cfg.posterior.name == "mc_dropout"  # every acquisition on MC dropout, as the paper
     assert (cfg.trainer.epochs, cfg.trainer.batch_size) == (50, 128)
     assert list(cfg.dataset.mean) == [0.0] and list(cfg.dataset.std) == [1.0]
     assert (cfg.model.kernel_size, cfg.model.filters, list(cfg.model.hidden)) == (4, 32, [128])

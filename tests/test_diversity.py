@@ -41,9 +41,13 @@ def test_k_center_greedy_equals_brute_force(n, m, k, dim, offset, block):
     g = torch.Generator().manual_seed(n)
     pool = torch.randn(n, dim, generator=g) * torch.rand(n, 1, generator=g) * 3 + offset
     centers = torch.randn(m, dim, generator=g) + offset
-    picks, radius = k_center_greedy(pool, centers, k, torch.Generator(), block=block)
+    picks, gaps, radius = k_center_greedy(pool, centers, k, torch.Generator(), block=block)
     expected, expected_radius = brute_force(pool, centers, k)
     assert picks.tolist() == expected
+    # each pick's score: its distance to the nearest labeled or earlier pick when chosen
+    for t, i in enumerate(picks):
+        chosen = torch.cat([centers, pool[picks[:t]]])
+        assert gaps[t] == pytest.approx(float(cdist(pool[i : i + 1], chosen).min()), rel=1e-9)
     assert radius == pytest.approx(expected_radius, rel=1e-9, abs=1e-9)
     # the reported radius is the covering radius of labeled + chosen points over the pool
     cover = cdist(pool, torch.cat([centers, pool[picks]]))
@@ -53,7 +57,7 @@ def test_k_center_greedy_equals_brute_force(n, m, k, dim, offset, block):
 def test_k_center_greedy_cosine_and_no_labeled_points():
     g = torch.Generator().manual_seed(3)
     pool, centers = torch.randn(200, 5, generator=g), torch.randn(4, 5, generator=g)
-    picks, radius = k_center_greedy(pool, centers, 20, torch.Generator(), metric="cosine")
+    picks, _, radius = k_center_greedy(pool, centers, 20, torch.Generator(), metric="cosine")
     unit = torch.nn.functional.normalize
     expected, chord = brute_force(unit(pool, dim=1), unit(centers, dim=1), 20)
     assert picks.tolist() == expected and radius == pytest.approx(chord**2 / 2)
@@ -62,8 +66,9 @@ def test_k_center_greedy_cosine_and_no_labeled_points():
         for s in range(6)
     }
     assert len(first) > 1  # nothing labeled: the first center is drawn by the generator
-    picks, _ = k_center_greedy(pool, pool[:0], 5, torch.Generator().manual_seed(0))
+    picks, gaps, _ = k_center_greedy(pool, pool[:0], 5, torch.Generator().manual_seed(0))
     assert brute_force(pool, pool[picks[:1]], 4)[0] == picks[1:].tolist()
+    assert math.isnan(gaps[0]) and np.isfinite(gaps[1:]).all()  # the random first: no score
 
 
 def test_upper_bounds_hold_where_float32_cancels():
@@ -78,7 +83,7 @@ def test_upper_bounds_hold_where_float32_cancels():
 def test_duplicates_and_ties_still_give_distinct_picks():
     pool = torch.zeros(30, 4)
     pool[:10] = 1.0
-    picks, radius = k_center_greedy(pool, pool[:1], 30, torch.Generator().manual_seed(0))
+    picks, _, radius = k_center_greedy(pool, pool[:1], 30, torch.Generator().manual_seed(0))
     assert sorted(picks.tolist()) == list(range(30)) and radius == 0.0
 
 
@@ -90,7 +95,6 @@ def test_nearest_distinct_takes_each_point_once():
 
 def test_kmeans_takes_one_point_per_cluster():
     from al_cli.strategies.diversity import KMeansStrategy
-    from tests.conftest import compose_config
 
     g = torch.Generator().manual_seed(0)
     means = torch.tensor([[0.0, 0.0], [20.0, 0.0], [0.0, 20.0], [20.0, 20.0]])
@@ -102,8 +106,9 @@ def test_kmeans_takes_one_point_per_cluster():
 
     ctx = type("Ctx", (), {"learner": Embedder(), "unlabeled_x": pool})()
     ctx.rng = np.random.default_rng(0)
-    strategy = KMeansStrategy(compose_config("strategy=kmeans").strategy)
-    picks = strategy.select(ctx, 4)
+    selection = KMeansStrategy().select(ctx, 4)
+    picks = selection.positions
+    assert (selection.scores <= 0).all()  # minus the distance to the centroid
     assert sorted(p // 25 for p in picks) == [0, 1, 2, 3]
     # each pick is the point nearest its cluster's mean
     for p in picks:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from al_cli.strategies.features import augment
+from al_cli.last_layer import layer_inputs
 from al_cli.strategies.gradient import expected_gradient_length, kmeanspp_gradients
 
 
@@ -25,7 +25,7 @@ def test_egl_equals_expected_autograd_gradient_norm():
         sum(probs[i, y] * autograd_gradients(layer, h[i], y).norm() for y in range(4))
         for i in range(6)
     ]
-    got = expected_gradient_length(probs, augment(h, layer))
+    got = expected_gradient_length(probs, layer_inputs(h, layer))
     assert got.tolist() == pytest.approx([float(e) for e in expected])
 
 
@@ -44,14 +44,14 @@ def test_badge_picks_distinct_diverse_points_over_duplicates():
         [torch.ones(10, 3), torch.tensor([[-4.0, 1, 0], [0, -4, 1], [4, 0, -4], [0, 4, 4]])]
     )
     for seed in range(10):
-        picks = kmeanspp_gradients(probs, h, 5, torch.Generator().manual_seed(seed))
+        picks = kmeanspp_gradients(probs, h, 5, torch.Generator().manual_seed(seed))[0]
         assert len(set(picks.tolist())) == 5
         assert sum(p < 10 for p in picks) == 1, picks  # one duplicate at most: it adds nothing
     # the first pick is the largest gradient embedding ||p - e_argmax|| ||h||
     norms = (probs - torch.eye(2)[probs.argmax(1)]).norm(dim=1) * h.norm(dim=1)
     assert picks[0] == int(norms.argmax())
     # every input can be taken, duplicates last
-    picks = kmeanspp_gradients(probs, h, 14, torch.Generator().manual_seed(0))
+    picks = kmeanspp_gradients(probs, h, 14, torch.Generator().manual_seed(0))[0]
     assert sorted(picks.tolist()) == list(range(14))
 
 
@@ -67,7 +67,7 @@ def test_badge_distances_match_explicit_gradient_embeddings():
     d2 = torch.cdist(g[first : first + 1], g)[0] ** 2
     counts = torch.zeros(40)
     for seed in range(400):
-        counts[kmeanspp_gradients(probs, h, 2, torch.Generator().manual_seed(seed))[1]] += 1
+        counts[kmeanspp_gradients(probs, h, 2, torch.Generator().manual_seed(seed))[0][1]] += 1
     assert counts[first] == 0
     freq, expected = counts / 400, d2 / d2.sum()
     assert (freq - expected).abs().max() < 0.08

@@ -10,10 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from al_cli.config import ConfigError
+from al_cli.errors import UserError
 from al_cli.data.images import CropFlip
-from al_cli.models import model_class
-from al_cli.posteriors import NetworkFactory
+from al_cli.posteriors import network_factory
 from al_cli.trainer import train_network
 from tests.conftest import compose_config
 
@@ -30,9 +29,9 @@ CASES = [
 
 
 def build(name: str, shape: tuple[int, ...], classes: int = 7, *overrides: str) -> nn.Module:
-    cfg = compose_config(f"model={name}", *overrides).model
+    cfg = compose_config(f"model={name}", *overrides)
     torch.manual_seed(0)
-    return model_class(cfg)(cfg, shape, classes)
+    return network_factory(cfg.model, cfg.trainer, shape, classes, torch.device("cpu")).build(0)
 
 
 @pytest.mark.parametrize(("name", "shape", "dim"), CASES, ids=[f"{n}-{s}" for n, s, _ in CASES])
@@ -98,13 +97,13 @@ def test_resnet18_pretrained_weights_from_torch_cache(tmp_path: Path, monkeypatc
     ],
 )
 def test_wrong_inputs_are_config_errors(name, shape, overrides, expect):
-    with pytest.raises(ConfigError, match=expect):
+    with pytest.raises(UserError, match=expect):
         build(name, shape, 7, *overrides)
 
 
 def test_builds_are_seeded():
     cfg = compose_config("model=lenet")
-    factory = NetworkFactory(cfg.model, cfg.trainer, (1, 28, 28), 10, torch.device("cpu"))
+    factory = network_factory(cfg.model, cfg.trainer, (1, 28, 28), 10, torch.device("cpu"))
     a, b, c = factory.build(1), factory.build(1), factory.build(2)
     assert torch.equal(a.classifier.weight, b.classifier.weight)
     assert not torch.equal(a.classifier.weight, c.classifier.weight)
@@ -112,7 +111,7 @@ def test_builds_are_seeded():
 
 def train(augment=None, *overrides: str, seed: int = 0) -> nn.Module:
     cfg = compose_config("model=lenet", "trainer.epochs=1", "trainer.min_steps=3", *overrides)
-    factory = NetworkFactory(cfg.model, cfg.trainer, (3, 16, 16), 3, torch.device("cpu"), augment)
+    factory = network_factory(cfg.model, cfg.trainer, (3, 16, 16), 3, torch.device("cpu"), augment)
     net = factory.build(0)
     x = torch.randn(12, 3, 16, 16, generator=torch.Generator().manual_seed(0))
     factory.train(net, x, torch.arange(12) % 3, seed)
@@ -142,7 +141,7 @@ def test_amp_changes_nothing_off_cuda():
 
 def test_train_network_keeps_the_extra_loss_argument():
     cfg = compose_config("model=lenet", "trainer.epochs=1", "trainer.min_steps=2")
-    net = model_class(cfg.model)(cfg.model, (3, 16, 16), 3)
+    net = network_factory(cfg.model, cfg.trainer, (3, 16, 16), 3, torch.device("cpu")).build(0)
     calls = []
 
     def extra(model: nn.Module, n: int) -> torch.Tensor:

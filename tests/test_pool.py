@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from al_cli.config import ConfigError
+from al_cli.errors import UserError
 from al_cli.data import Oracle, Pool
 
 
@@ -35,9 +35,9 @@ def test_initial_draw_random_and_balanced():
     assert np.bincount(labels[bal].numpy()).tolist() == [4, 4, 4]
     bal = oracle.draw_initial(10, True, np.random.default_rng(1))
     assert sorted(np.bincount(labels[bal].numpy()).tolist()) == [3, 3, 4]
-    with pytest.raises(ConfigError, match="at least one label per class"):
+    with pytest.raises(UserError, match="at least one label per class"):
         oracle.draw_initial(2, True, np.random.default_rng(0))
-    with pytest.raises(ConfigError, match="only 20"):
+    with pytest.raises(UserError, match="only 20"):
         oracle.draw_initial(75, True, np.random.default_rng(0))
 
 

@@ -8,10 +8,11 @@ from omegaconf import OmegaConf
 from torch import nn
 from torch.nn import functional as F
 
-from al_cli.config import ConfigError
-from al_cli.posteriors import NetworkFactory, make_posterior
-from al_cli.posteriors.laplace import hessian_eigen, sample_weights, with_bias
+from al_cli.errors import UserError
+from al_cli.posteriors import build_posterior, network_factory
+from al_cli.posteriors.laplace import hessian_eigen, sample_weights
 from al_cli.strategies.scores import bald
+from tests.conftest import compose_config
 
 TRAINER = OmegaConf.create(
     {
@@ -36,22 +37,20 @@ CNN = {
     "conv_dropout": 0.25,
     "dropout": 0.5,
 }
-STRATEGY = {
-    "samples": 20,
-    "consistent_masks": True,
-    "members": 3,
-    "bootstrap": False,
-    "bnn_prior_sigma": 0.1,
-    "laplace_hessian": "auto",
-    "laplace_prior_precision": None,
-}
+KEYS = {"deep_ensemble": {"members": 3}, "bnn": {"prior_sigma": 0.1}}
+"""Where the tests' posteriors differ from the shipped options."""
 
 
-def fitted(posterior: str, model: dict, shape: tuple[int, ...], n: int = 40, **strategy):
+def with_bias(phi: torch.Tensor) -> torch.Tensor:
+    return torch.cat([phi, torch.ones(len(phi), 1, dtype=phi.dtype)], dim=1)
+
+
+def fitted(posterior: str, model: dict, shape: tuple[int, ...], n: int = 40, **keys):
     """A posterior fitted on ``n`` random inputs of ``shape`` with 3 classes, and the inputs."""
-    factory = NetworkFactory(OmegaConf.create(model), TRAINER, shape, 3, torch.device("cpu"))
-    cfg = OmegaConf.create({**STRATEGY, "posterior": posterior, **strategy})
-    post = make_posterior(cfg, factory)
+    factory = network_factory(OmegaConf.create(model), TRAINER, shape, 3, torch.device("cpu"))
+    cfg = compose_config(f"posterior={posterior}").posterior
+    cfg = OmegaConf.merge(cfg, {**KEYS.get(posterior, {}), **keys})
+    post = build_posterior(cfg, factory)
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(n, *shape, generator=gen)
     y = torch.randint(0, 3, (n,), generator=gen)
@@ -102,7 +101,7 @@ def test_consistent_masks_are_shared_by_every_input_and_fixed_per_round():
 class BatchNormNet(nn.Module):
     """features with BatchNorm before the dropout; the classifier last."""
 
-    def __init__(self, cfg, input_shape, num_classes):
+    def __init__(self, input_shape, num_classes):
         super().__init__()
         self.features = nn.Sequential(
             nn.Linear(input_shape[0], 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(0.5)
@@ -133,7 +132,7 @@ def test_mc_dropout_leaves_batchnorm_statistics_alone():
 class NestedDropoutNet(nn.Module):
     """A dropout inside a sub-block: no sequential plan, so full passes are used."""
 
-    def __init__(self, cfg, input_shape, num_classes):
+    def __init__(self, input_shape, num_classes):
         super().__init__()
         self.block = nn.Sequential(nn.Linear(input_shape[0], 16), nn.ReLU(), nn.Dropout(0.5))
         self.classifier = nn.Linear(16, num_classes)
@@ -146,8 +145,8 @@ class NestedDropoutNet(nn.Module):
 
 
 class Dropout2dNet(NestedDropoutNet):
-    def __init__(self, cfg, input_shape, num_classes):
-        super().__init__(cfg, input_shape, num_classes)
+    def __init__(self, input_shape, num_classes):
+        super().__init__(input_shape, num_classes)
         self.block[2] = nn.Dropout1d(0.5)
 
 
@@ -173,7 +172,7 @@ def test_mc_dropout_falls_back_to_full_passes_for_other_models():
     ],
 )
 def test_mc_dropout_refuses_dropout_it_cannot_control(model, message):
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(UserError, match=message):
         fitted("mc_dropout", model, (6,))
 
 
@@ -266,6 +265,6 @@ def test_laplace_posterior_samples_differ_and_fit_a_prior():
     assert post.prior_precision > 0
     probs = post.sample_probs(x)
     assert probs.shape == (20, len(x), 3) and probs.std(0).mean() > 1e-3
-    fixed, _ = fitted("laplace", MLP, (6,), laplace_prior_precision=1e6, laplace_hessian="kron")
+    fixed, _ = fitted("laplace", MLP, (6,), prior_precision=1e6, hessian="kron")
     assert fixed.prior_precision == 1e6
     assert fixed.sample_probs(x).std(0).mean() < probs.std(0).mean()

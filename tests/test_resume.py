@@ -17,7 +17,7 @@ import torch
 
 import al_cli.app  # noqa: F401  (registers the folder-name resolvers)
 from al_cli.app import previous_run, setup
-from al_cli.config import ConfigError
+from al_cli.errors import UserError
 from al_cli.loop import Interrupted, OutOfMemory, round_error, run_rounds
 from al_cli.results import (
     CHECKPOINT,
@@ -232,7 +232,8 @@ def test_nan_loss_names_round_and_learning_rate(tmp_path: Path):
 
 @pytest.mark.parametrize("posterior", ["deterministic", "deep_ensemble"])
 def test_posterior_state_round_trip(posterior: str):
-    cfg = compose_config(*FAST, f"strategy.posterior={posterior}", "strategy.members=2")
+    members = ["posterior.members=2"] if posterior == "deep_ensemble" else []
+    cfg = compose_config(*FAST, f"posterior={posterior}", *members)
     a, b = setup(cfg), setup(cfg)
     x = a.split.pool_x[:30]
     a.learner.fit(x, a.split.pool_y[:30], 1)
@@ -246,14 +247,14 @@ def test_resume_of_warm_start_without_networks_is_refused(tmp_path: Path):
     rec = Recorder(tmp_path, {}, {})
     label = int(exp.split.pool_y[0])
     checkpoint = {"next_round": 1, "labeled": [0], "labels": [label], "rounds": [0]}
-    with pytest.raises(ConfigError, match="resume=false"):
+    with pytest.raises(UserError, match="resume=false"):
         run_rounds(exp, 0, rec, resume=checkpoint, keep_model=True)  # fmt: skip
 
 
 @pytest.mark.parametrize(
     ("strategy", "saved"),
     [
-        (["strategy=entropy", "strategy.posterior=deep_ensemble", "strategy.members=2"], "nets"),
+        (["strategy=entropy", "posterior=deep_ensemble", "posterior.members=2"], "nets"),
         (["strategy=laplace"], "net"),
     ],
     ids=["deep_ensemble", "laplace"],
@@ -290,7 +291,7 @@ def test_resume_refuses_changed_data(tmp_path: Path):
     exp = setup(cfg)
     wrong = (int(exp.split.pool_y[0]) + 1) % 3
     checkpoint = {"next_round": 1, "labeled": [0], "labels": [wrong], "rounds": [0]}
-    with pytest.raises(ConfigError, match="labels differ"):
+    with pytest.raises(UserError, match="labels differ"):
         rec = Recorder(tmp_path, {}, {})
         run_rounds(exp, 0, rec, resume=checkpoint)  # fmt: skip
 

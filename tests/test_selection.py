@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from al_cli.config import ConfigError
+from al_cli.errors import UserError
 from al_cli.strategies.selection import check_selection, select_batch
 
 SCORES = torch.tensor([0.1, 0.2, 0.3, 0.4])
@@ -60,12 +60,12 @@ def test_power_clamps_float_noise_and_refuses_negative_scores():
     bald_like = torch.tensor([0.5, -1e-9, 0.0, 0.2])  # BALD's floating point gives -1e-9
     assert set(select_batch(bald_like, 2, "power", 1.0, torch.Generator()).tolist()) <= {0, 1, 2, 3}
     assert select_batch(bald_like, 4, "power", 1.0, torch.Generator()).size == 4
-    with pytest.raises(ConfigError, match="non-negative"):
+    with pytest.raises(UserError, match="non-negative"):
         select_batch(torch.tensor([-0.5, -0.1, 0.2]), 1, "power", 1.0, torch.Generator())
-    with pytest.raises(ConfigError, match="margin is negative by design"):
+    with pytest.raises(UserError, match="margin is negative by design"):
         check_selection("power", 1.0, "margin")
     check_selection("softmax", 1.0, "margin")
-    with pytest.raises(ConfigError, match="temperature"):
+    with pytest.raises(UserError, match="temperature"):
         check_selection("softrank", 0.0, "bald")
-    with pytest.raises(ConfigError, match="not known"):
+    with pytest.raises(UserError, match="not known"):
         check_selection("gumbel", 1.0, "bald")

@@ -13,8 +13,9 @@ import torch
 
 from al_cli.app import setup
 from al_cli.data import Oracle, Pool
-from al_cli.loop import make_context, run_rounds
+from al_cli.loop import check_selection, make_context, run_rounds
 from al_cli.results import Recorder
+from al_cli.strategies import Selection
 from tests.conftest import FAST, compose_config
 
 STRATEGIES = sorted(
@@ -23,13 +24,13 @@ STRATEGIES = sorted(
     if p.name.endswith(".yaml")
 )
 UNIT = [o for o in FAST if not o.startswith("budget.")] + ["dataset.n_samples=200"]
-SEVERAL = ["strategy.posterior=deep_ensemble", "strategy.members=2"]
+SEVERAL = ["posterior=deep_ensemble", "posterior.members=2"]
 
 
 def cases() -> list[tuple[str, list[str]]]:
     out = []
     for name in STRATEGIES:
-        posterior = compose_config(f"strategy={name}").strategy.posterior
+        posterior = compose_config(f"strategy={name}").posterior.name
         out.append((name, []))
         if posterior == "deterministic":
             out.append((name, SEVERAL))
@@ -56,19 +57,28 @@ def test_strategy_conformance(name: str, extra: list[str]):
     exp, pool, ctx = first_round(name, extra)
     n = len(ctx.unlabeled_x)
     for k in (1, 7):
-        pos = np.asarray(exp.strategy.select(ctx, k))
+        answer = exp.strategy.select(ctx, k)
+        assert isinstance(answer, Selection)
+        sel = check_selection(answer, k, n, exp.strategy)  # the loop's own check
+        pos = np.asarray(answer.positions)
         assert pos.shape == (k,) and len(set(pos.tolist())) == k
         assert pos.min() >= 0 and pos.max() < n
         assert np.issubdtype(pos.dtype, np.integer)
+        if sel.scores is not None:  # one score per pick, a number (NaN: none for that pick)
+            assert sel.scores.shape == (k,) and not np.isinf(sel.scores).any()
+        assert set(sel.diagnostics) == set(exp.strategy.diagnostics)
     # reproducible under a seed: the same round replayed from scratch picks the same batch
     exp2, _, ctx2 = first_round(name, extra)
-    a = np.asarray(exp.strategy.select(make_context(exp.learner, exp.split.pool_x, pool, 0, 0), 7))
-    b = np.asarray(exp2.strategy.select(ctx2, 7))
-    assert a.tolist() == b.tolist()
+    again = make_context(exp.learner, exp.split.pool_x, pool, 0, 0)
+    a, b = exp.strategy.select(again, 7), exp2.strategy.select(ctx2, 7)
+    assert a.positions.tolist() == b.positions.tolist()
+    assert (a.scores is None) == (b.scores is None)
+    if a.scores is not None:
+        np.testing.assert_array_equal(a.scores, b.scores)
     # the whole pool can be asked for
-    assert sorted(np.asarray(exp.strategy.select(ctx, n)).tolist()) == list(range(n))
-    keys = set(exp.strategy.describe())
-    assert {"acquisition", "selection"} <= keys
+    assert sorted(exp.strategy.select(ctx, n).positions.tolist()) == list(range(n))
+    # exactly the columns learning_curve.csv has for them
+    assert set(exp.strategy.describe()) == {"acquisition", "selection"}
 
 
 def reachable(root: object, limit: int = 20000) -> list[object]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from al_cli.app import setup
-from al_cli.config import ConfigError
+from al_cli.errors import UserError
 from tests.conftest import FAST, compose_config, read_csv, run_al
 
 FAMILIES = {
@@ -24,7 +24,7 @@ FAMILIES = {
 def test_every_strategy_runs_from_the_cli(tmp_path: Path):
     """One multirun over all of them: one process start instead of six."""
     out = run_al(
-        "run", "-m", *FAST, "strategy.members=2", f"strategy={','.join(FAMILIES)}",
+        "run", "-m", *FAST, f"strategy={','.join(FAMILIES)}",
         f"hydra.sweep.dir={tmp_path}", "hydra.sweep.subdir=${strategy.name}",
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
@@ -37,6 +37,11 @@ def test_every_strategy_runs_from_the_cli(tmp_path: Path):
         }
         queries = read_csv(tmp_path / name / "queries.csv")
         assert len({q["pool_index"] for q in queries}) == 40
+        # every pick records the score it was chosen by; the initial set has none
+        assert all(q["score"] == "" for q in queries if q["round"] == "0")
+        assert all(q["score"] != "" for q in queries if q["round"] != "0"), name
+    radius = [r["coreset_radius"] for r in read_csv(tmp_path / "coreset" / "learning_curve.csv")]
+    assert all(float(r) > 0 for r in radius[:-1]) and radius[-1] == ""  # no selection at the end
 
 
 def test_a_bad_strategy_setting_is_a_one_line_error(tmp_path: Path):
@@ -54,10 +59,9 @@ def test_a_bad_strategy_setting_is_a_one_line_error(tmp_path: Path):
         ("eer", "strategy.loss=hinge", "strategy.loss='hinge' is not known"),
         ("eer", "strategy.eval_points=0", "strategy.eval_points=0 must be positive"),
         ("eer", "strategy.l2=0", "strategy.l2=0.0 must be a positive number"),
-        ("egl", "strategy.acquisition=entropy", "has no effect with strategy=egl"),
         ("badge", "strategy.candidates=0", "strategy.candidates=0 must be a positive integer"),
     ],
 )
 def test_bad_settings_are_refused_before_any_work(name: str, override: str, message: str):
-    with pytest.raises(ConfigError, match=re.escape(message)):
+    with pytest.raises(UserError, match=re.escape(message)):
         setup(compose_config(*FAST, f"strategy={name}", override))

@@ -5,19 +5,19 @@ decoded once (``dataset.num_workers`` processes), converted to RGB, resized to
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 from torchvision import transforms
 from torchvision.datasets import ImageFolder
 
-from al_cli.config import ConfigError
 from al_cli.data.images import to_float
-from al_cli.data.npz import finish, stratified_split, user_path
-from al_cli.data.split import DataSplit
+from al_cli.data.split import DataSplit, loader
+from al_cli.data.user import finish, stratified_split, user_path
+from al_cli.errors import UserError
 
 
 def read_folder(root: Path, size: int, workers: int) -> tuple[torch.Tensor, np.ndarray, list]:
@@ -26,38 +26,49 @@ def read_folder(root: Path, size: int, workers: int) -> tuple[torch.Tensor, np.n
     try:
         data = ImageFolder(str(root), transform=tf)
     except (FileNotFoundError, OSError) as err:
-        raise ConfigError(
+        raise UserError(
             f"{root} is not an image folder ({err}); lay it out as {root}/<class>/<image>.png"
         ) from err
     loader = DataLoader(data, batch_size=256, num_workers=workers)
     try:
         batches = [(x, y) for x, y in loader]
     except Exception as err:
-        raise ConfigError(f"an image in {root} cannot be read ({err})") from err
+        raise UserError(f"an image in {root} cannot be read ({err})") from err
     x = torch.cat([b[0] for b in batches])
     y = torch.cat([b[1] for b in batches]).numpy().astype(np.int64)
     return x, y, data.classes
 
 
-def load_image_folder(cfg: DictConfig) -> DataSplit:
-    root = user_path(cfg, "a folder of class subfolders of images")
-    if cfg.image_size < 1:
-        raise ConfigError(f"dataset.image_size={cfg.image_size} must be a positive integer")
-    if cfg.num_workers < 0:
-        raise ConfigError(f"dataset.num_workers={cfg.num_workers} must be 0 or more")
+@loader
+def load_image_folder(
+    path: str | None = None,
+    split_seed: int = 0,
+    test_fraction: float = 0.25,
+    mean: Sequence[float] = (),
+    std: Sequence[float] = (),
+    augment: bool = False,
+    flip: bool = True,
+    image_size: int = 32,
+    num_workers: int = 0,
+) -> DataSplit:
+    root = user_path(path, "a folder of class subfolders of images")
+    if image_size < 1:
+        raise UserError(f"dataset.image_size={image_size} must be a positive integer")
+    if num_workers < 0:
+        raise UserError(f"dataset.num_workers={num_workers} must be 0 or more")
     train, test = root / "train", root / "test"
     if train.is_dir() and test.is_dir():
-        pool_x, pool_y, classes = read_folder(train, cfg.image_size, cfg.num_workers)
-        test_x, test_y, test_classes = read_folder(test, cfg.image_size, cfg.num_workers)
+        pool_x, pool_y, classes = read_folder(train, image_size, num_workers)
+        test_x, test_y, test_classes = read_folder(test, image_size, num_workers)
         if test_classes != classes:
-            raise ConfigError(
+            raise UserError(
                 f"{test} has classes {test_classes} but {train} has {classes}; "
                 f"both need the same class folders"
             )
         pool_x, test_x = to_float(pool_x), to_float(test_x)
     else:
-        x, y, classes = read_folder(root, cfg.image_size, cfg.num_workers)
-        pool_x, pool_y, test_x, test_y = stratified_split(to_float(x), y, cfg)
+        x, y, classes = read_folder(root, image_size, num_workers)
+        pool_x, pool_y, test_x, test_y = stratified_split(to_float(x), y, split_seed, test_fraction)
     if len(classes) < 2:
-        raise ConfigError(f"{root} has {len(classes)} class folder; at least two are needed")
-    return finish(cfg.name, pool_x, pool_y, test_x, test_y, cfg)
+        raise UserError(f"{root} has {len(classes)} class folder; at least two are needed")
+    return finish("image_folder", pool_x, pool_y, test_x, test_y, mean, std, augment, flip)

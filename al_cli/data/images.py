@@ -4,14 +4,14 @@ training-time augmentation that runs on whole batches of tensors (on the GPU whe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
 
-from al_cli.config import ConfigError
 from al_cli.data.split import DataSplit
+from al_cli.errors import UserError
 
 
 def to_float(x: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -32,20 +32,20 @@ def channel_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def normalise(
     pool_x: torch.Tensor,
     test_x: torch.Tensor,
-    mean: list[float] | None,
-    std: list[float] | None,
+    mean: Sequence[float] | None,
+    std: Sequence[float] | None,
     name: str,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(x - mean) / std`` per channel, in place; empty ``mean``/``std``: from the pool."""
     if mean and std:
         m, s = torch.tensor(list(mean)), torch.tensor(list(std))
         if len(m) != pool_x.shape[1] or len(s) != pool_x.shape[1]:
-            raise ConfigError(
+            raise UserError(
                 f"dataset {name}: dataset.mean and dataset.std need one value per channel "
                 f"({pool_x.shape[1]}), got {len(m)} and {len(s)}"
             )
         if bool((s <= 0).any()):
-            raise ConfigError(f"dataset {name}: dataset.std={list(std)} must be positive")
+            raise UserError(f"dataset {name}: dataset.std={list(std)} must be positive")
     else:
         m, s = channel_stats(pool_x)
     shape = (1, -1) + (1,) * (pool_x.dim() - 2)
@@ -58,11 +58,11 @@ def check_labels(y: np.ndarray, what: str) -> np.ndarray:
     """Integer class labels from 0, as int64; one clear error otherwise."""
     y = np.asarray(y)
     if y.ndim != 1:
-        raise ConfigError(f"{what}: labels must be a 1-d array of class indices, got {y.shape}")
+        raise UserError(f"{what}: labels must be a 1-d array of class indices, got {y.shape}")
     if y.dtype.kind not in "iub":
-        raise ConfigError(f"{what}: labels must be integer classes, got dtype {y.dtype}")
+        raise UserError(f"{what}: labels must be integer classes, got dtype {y.dtype}")
     if len(y) and int(y.min()) < 0:
-        raise ConfigError(f"{what}: labels must be class indices 0, 1, ...; found {int(y.min())}")
+        raise UserError(f"{what}: labels must be class indices 0, 1, ...; found {int(y.min())}")
     return y.astype(np.int64)
 
 
@@ -102,19 +102,22 @@ def image_split(
     test_x: torch.Tensor,
     test_y: np.ndarray | torch.Tensor,
     num_classes: int,
-    cfg: DictConfig,
+    mean: Sequence[float] = (),
+    std: Sequence[float] = (),
+    augment: bool = False,
+    flip: bool = False,
 ) -> DataSplit:
     """Normalise (``dataset.mean``/``std``, else pool statistics) and attach the augmentation
-    that ``dataset.augment`` asks for."""
-    pool_x, test_x, mean, std = normalise(pool_x, test_x, cfg.mean, cfg.std, name)
-    augment = None
-    if cfg.augment:
+    that ``dataset.augment`` asks for (random crops, and horizontal flips with ``flip``)."""
+    pool_x, test_x, m, s = normalise(pool_x, test_x, mean, std, name)
+    crop_flip = None
+    if augment:
         if pool_x.dim() != 4:
-            raise ConfigError(
+            raise UserError(
                 f"dataset.augment=true needs images (N, C, H, W); {name} has inputs of shape "
                 f"{tuple(pool_x.shape[1:])}; set dataset.augment=false"
             )
-        augment = CropFlip(pad=4, flip=bool(cfg.flip), fill=tuple((-mean / std).tolist()))
+        crop_flip = CropFlip(pad=4, flip=bool(flip), fill=tuple((-m / s).tolist()))
     return DataSplit(
         name=name,
         pool_x=pool_x,
@@ -122,5 +125,5 @@ def image_split(
         test_x=test_x,
         test_y=torch.as_tensor(np.asarray(test_y), dtype=torch.long),
         num_classes=num_classes,
-        augment=augment,
+        augment=crop_flip,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from al_cli.config import ConfigError
+from al_cli.errors import UserError
 
 
 class Oracle:
@@ -41,7 +41,7 @@ class Oracle:
         labels = self._labels.numpy()
         classes = np.unique(labels)
         if n < len(classes):
-            raise ConfigError(
+            raise UserError(
                 f"budget.initial_balanced=true needs at least one label per class: "
                 f"budget.initial={n} < {len(classes)} classes; raise budget.initial to "
                 f"{len(classes)} or set budget.initial_balanced=false"
@@ -52,7 +52,7 @@ class Oracle:
         for c, k in zip(classes, per_class, strict=True):
             members = np.flatnonzero(labels == c)
             if k > len(members):
-                raise ConfigError(
+                raise UserError(
                     f"budget.initial_balanced=true asks {k} labels of class {c}, which has "
                     f"only {len(members)} pool inputs; lower budget.initial"
                 )

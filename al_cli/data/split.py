@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 import torch
-from hydra.utils import get_method
 from omegaconf import DictConfig
 
-from al_cli.config import ConfigError
+from al_cli.build import call, import_target
+from al_cli.config import option_name
+from al_cli.errors import UserError
+
+Loader = TypeVar("Loader", bound=Callable[..., "DataSplit"])
 
 
 @dataclass(frozen=True)
@@ -34,19 +38,32 @@ class DataSplit:
         return tuple(self.pool_x.shape[1:])
 
 
+def loader(fn: Loader) -> Loader:
+    """Mark ``fn`` as a data loader that a dataset option's ``_target_`` may name: it is called
+    with the option's keys (all but ``name`` and ``_target_``) and returns a DataSplit."""
+    fn.__al_loader__ = True
+    return fn
+
+
 def load_dataset(cfg: DictConfig) -> DataSplit:
-    """Call the loader named by ``dataset._target_`` with the dataset config."""
-    try:
-        loader = get_method(cfg._target_)
-    except Exception as err:  # Hydra wraps import errors in its own type
-        raise ConfigError(
-            f"dataset._target_={cfg._target_!r} cannot be imported; check the dataset config"
-        ) from err
-    split = loader(cfg)
+    """Call the loader named by ``dataset._target_`` with the option's keys, then check it."""
+    fn = import_target(cfg, "dataset")
+    if not getattr(fn, "__al_loader__", False):
+        raise UserError(
+            f"dataset._target_={cfg._target_!r} is not a data loader; name a function marked "
+            f"with @al_cli.data.loader"
+        )
+    name = option_name(cfg, "dataset")
+    split = call(fn, "dataset", cfg)
+    if not isinstance(split, DataSplit):
+        raise UserError(
+            f"dataset={name}: {cfg._target_} returned a {type(split).__name__}, not a DataSplit"
+        )
+    split = replace(split, name=name)
     check_split(split)
     if cfg.get("augment") and split.augment is None:
-        raise ConfigError(
-            f"dataset.augment=true but dataset={cfg.name} has no image augmentation "
+        raise UserError(
+            f"dataset.augment=true but dataset={name} has no image augmentation "
             f"(it applies to images); set dataset.augment=false"
         )
     return split
@@ -69,16 +86,14 @@ def check_split(split: DataSplit) -> None:
     """Refuse data a learner cannot use, naming the problem."""
     for part, x, y in [("pool", split.pool_x, split.pool_y), ("test", split.test_x, split.test_y)]:
         if len(x) != len(y):
-            raise ConfigError(
-                f"dataset {split.name}: {part} has {len(x)} inputs but {len(y)} labels"
-            )
+            raise UserError(f"dataset {split.name}: {part} has {len(x)} inputs but {len(y)} labels")
         if len(x) == 0:
-            raise ConfigError(f"dataset {split.name}: the {part} set is empty")
+            raise UserError(f"dataset {split.name}: the {part} set is empty")
         if y.dtype != torch.long:
-            raise ConfigError(f"dataset {split.name}: {part} labels must be integer classes")
+            raise UserError(f"dataset {split.name}: {part} labels must be integer classes")
         if int(y.min()) < 0 or int(y.max()) >= split.num_classes:
-            raise ConfigError(
+            raise UserError(
                 f"dataset {split.name}: {part} labels must lie in 0..{split.num_classes - 1}"
             )
     if split.num_classes < 2:
-        raise ConfigError(f"dataset {split.name}: needs at least two classes")
+        raise UserError(f"dataset {split.name}: needs at least two classes")

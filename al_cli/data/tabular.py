@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
 from sklearn.datasets import load_digits as sk_load_digits
 from sklearn.datasets import make_classification
 from sklearn.model_selection import train_test_split
 
-from al_cli.config import ConfigError
-from al_cli.data.split import DataSplit
+from al_cli.data.split import DataSplit, loader
+from al_cli.errors import UserError
 
 
 def split_and_standardise(
@@ -18,9 +17,7 @@ def split_and_standardise(
 ) -> DataSplit:
     """Stratified pool/test split fixed by ``split_seed``; features scaled by pool statistics."""
     if not 0.0 < test_fraction < 1.0:
-        raise ConfigError(
-            f"dataset.test_fraction={test_fraction} must lie strictly between 0 and 1"
-        )
+        raise UserError(f"dataset.test_fraction={test_fraction} must lie strictly between 0 and 1")
     pool_x, test_x, pool_y, test_y = train_test_split(
         x, y, test_size=test_fraction, stratify=y, random_state=split_seed
     )
@@ -37,34 +34,42 @@ def split_and_standardise(
     )
 
 
-def load_digits(cfg: DictConfig) -> DataSplit:
+@loader
+def load_digits(split_seed: int = 0, test_fraction: float = 0.25) -> DataSplit:
     """The 8x8 digits bundled with scikit-learn, as 64 features scaled from the pool."""
     data = sk_load_digits()
-    return split_and_standardise(
-        "digits", data.data, data.target, cfg.test_fraction, cfg.split_seed
-    )
+    return split_and_standardise("digits", data.data, data.target, test_fraction, split_seed)
 
 
-def load_synthetic(cfg: DictConfig) -> DataSplit:
+@loader
+def load_synthetic(
+    split_seed: int = 0,
+    test_fraction: float = 0.25,
+    n_samples: int = 600,
+    n_features: int = 10,
+    n_informative: int = 6,
+    n_classes: int = 3,
+    class_sep: float = 1.0,
+) -> DataSplit:
     """Seeded ``make_classification`` data; ``split_seed`` fixes both the data and its split."""
-    if cfg.n_informative > cfg.n_features:
-        raise ConfigError(
-            f"dataset.n_informative={cfg.n_informative} exceeds dataset.n_features="
-            f"{cfg.n_features}; lower n_informative or raise n_features"
+    if n_informative > n_features:
+        raise UserError(
+            f"dataset.n_informative={n_informative} exceeds dataset.n_features="
+            f"{n_features}; lower n_informative or raise n_features"
         )
-    if cfg.n_classes < 2 or 2**cfg.n_informative < 2 * cfg.n_classes:
-        raise ConfigError(
-            f"dataset.n_classes={cfg.n_classes} needs 2 <= n_classes and "
+    if n_classes < 2 or 2**n_informative < 2 * n_classes:
+        raise UserError(
+            f"dataset.n_classes={n_classes} needs 2 <= n_classes and "
             f"2**n_informative >= 2*n_classes; raise dataset.n_informative"
         )
     x, y = make_classification(
-        n_samples=cfg.n_samples,
-        n_features=cfg.n_features,
-        n_informative=cfg.n_informative,
+        n_samples=n_samples,
+        n_features=n_features,
+        n_informative=n_informative,
         n_redundant=0,
-        n_classes=cfg.n_classes,
+        n_classes=n_classes,
         n_clusters_per_class=2,
-        class_sep=cfg.class_sep,
-        random_state=cfg.split_seed,
+        class_sep=class_sep,
+        random_state=split_seed,
     )
-    return split_and_standardise("synthetic", x, y, cfg.test_fraction, cfg.split_seed)
+    return split_and_standardise("synthetic", x, y, test_fraction, split_seed)

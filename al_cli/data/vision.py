@@ -9,19 +9,18 @@ download code when ``dataset.download=true``. Each split is decoded once into on
 from __future__ import annotations
 
 import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
 from torchvision import datasets as tvd
 from torchvision.datasets.utils import download_and_extract_archive, download_url
 
-from al_cli.config import ConfigError
 from al_cli.data.images import image_split, to_float
-from al_cli.data.split import DataSplit
+from al_cli.data.split import DataSplit, loader
+from al_cli.errors import UserError
 
 Arrays = tuple[torch.Tensor, np.ndarray | torch.Tensor]
 """uint8 images ``[N, C, H, W]`` and integer labels ``[N]``."""
@@ -131,7 +130,7 @@ def ensure_files(source: Source, root: str, download: bool) -> None:
             source.fetch(root)
         except Exception as err:
             reason = " ".join(str(err).split())  # one line, whatever the error prints
-            raise ConfigError(
+            raise UserError(
                 f"could not download {source.title} into {folder.resolve()} "
                 f"({type(err).__name__}: {reason}); put the files {', '.join(source.files)} "
                 f"there yourself and run with dataset.download=false"
@@ -139,32 +138,71 @@ def ensure_files(source: Source, root: str, download: bool) -> None:
         missing = [f for f in source.files if not (folder / f).is_file()]
         if not missing:
             return
-    raise ConfigError(
+    raise UserError(
         f"{source.title} not found: expected {', '.join(missing)} in {folder.resolve()}; "
         f"run once with dataset.download=true where the internet is reachable, or copy the "
         f"files there (paths.data_dir or the AL_DATA_DIR environment variable sets the root)"
     )
 
 
-def load_torchvision(cfg: DictConfig) -> DataSplit:
-    """A torchvision benchmark by ``dataset.name``: its training set is the pool, its official
-    test set the test set; pixels scaled to [0, 1], then normalised by ``dataset.mean``/``std``."""
-    if cfg.name not in SOURCES:
-        raise ConfigError(
-            f"dataset.name={cfg.name!r} is not a torchvision data set al knows; "
-            f"choose one of {', '.join(SOURCES)}"
-        )
-    source = SOURCES[cfg.name]
-    ensure_files(source, cfg.root, cfg.download)
+def load_torchvision(
+    source: str,
+    root: str,
+    download: bool = True,
+    mean: Sequence[float] = (),
+    std: Sequence[float] = (),
+    augment: bool = False,
+    flip: bool = False,
+) -> DataSplit:
+    """A torchvision benchmark by name: its training set is the pool, its official test set the
+    test set; pixels scaled to [0, 1], then normalised by ``dataset.mean``/``std``."""
+    src = SOURCES[source]
+    ensure_files(src, root, download)
     try:
-        pool_x, pool_y = source.read(cfg.root, True)
-        test_x, test_y = source.read(cfg.root, False)
+        pool_x, pool_y = src.read(root, True)
+        test_x, test_y = src.read(root, False)
     except Exception as err:
         reason = " ".join(str(err).split())
-        raise ConfigError(
-            f"{source.title} files in {source.folder(cfg.root).resolve()} cannot be read "
+        raise UserError(
+            f"{src.title} files in {src.folder(root).resolve()} cannot be read "
             f"({type(err).__name__}: {reason}); delete them and run with dataset.download=true"
         ) from err
     return image_split(
-        cfg.name, to_float(pool_x), pool_y, to_float(test_x), test_y, source.num_classes, cfg
+        source,
+        to_float(pool_x),
+        pool_y,
+        to_float(test_x),
+        test_y,
+        src.num_classes,
+        mean,
+        std,
+        augment,
+        flip,
     )
+
+
+def torchvision_loader(source: str) -> Callable[..., DataSplit]:
+    """The loader a dataset option names for one benchmark (``load_mnist``, ...)."""
+
+    @loader
+    def load(
+        root: str,
+        download: bool = True,
+        mean: Sequence[float] = (),
+        std: Sequence[float] = (),
+        augment: bool = False,
+        flip: bool = False,
+    ) -> DataSplit:
+        return load_torchvision(source, root, download, mean, std, augment, flip)
+
+    load.__name__ = load.__qualname__ = f"load_{source}"
+    load.__doc__ = f"{SOURCES[source].title}: see ``load_torchvision``."
+    return load
+
+
+load_mnist = torchvision_loader("mnist")
+load_fashion_mnist = torchvision_loader("fashion_mnist")
+load_kmnist = torchvision_loader("kmnist")
+load_cifar10 = torchvision_loader("cifar10")
+load_cifar100 = torchvision_loader("cifar100")
+load_svhn = torchvision_loader("svhn")

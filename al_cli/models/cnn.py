@@ -3,46 +3,50 @@ with Image Data): conv32-relu-conv32-relu-maxpool-dropout-dense128-relu-dropout-
 
 from __future__ import annotations
 
-import torch
-from omegaconf import DictConfig
+from collections.abc import Sequence
+
 from torch import nn
 
-from al_cli.config import ConfigError
-from al_cli.models import image_shape
+from al_cli.errors import UserError
+from al_cli.models import Model, check_dropout, image_shape
 
 
-class GalCNN(nn.Module):
+class GalCNN(Model):
     """``features`` ends at the 128-unit penultimate layer (after its dropout); ``classifier``
     is the last Linear. The two convolutions before the first Dropout are deterministic, so
     MC Dropout computes them once per input."""
 
-    def __init__(self, cfg: DictConfig, input_shape: tuple[int, ...], num_classes: int):
+    def __init__(
+        self,
+        input_shape: tuple[int, ...],
+        num_classes: int,
+        filters: int = 32,
+        kernel_size: int = 4,
+        hidden: Sequence[int] = (128,),
+        conv_dropout: float = 0.25,
+        dropout: float = 0.5,
+    ):
         super().__init__()
         channels, height, width = image_shape("cnn", input_shape)
-        k = cfg.kernel_size
+        k = kernel_size
         conv_h, conv_w = (height - 2 * (k - 1)) // 2, (width - 2 * (k - 1)) // 2
         if conv_h < 1 or conv_w < 1:
-            raise ConfigError(
+            raise UserError(
                 f"model.kernel_size={k} is too large for {height}x{width} inputs; lower it"
             )
-        p_conv, p_dense = cfg.conv_dropout, cfg.dropout
+        check_dropout(conv_dropout, "model.conv_dropout")
+        check_dropout(dropout)
         self.features = nn.Sequential(
-            nn.Conv2d(channels, cfg.filters, k),
+            nn.Conv2d(channels, filters, k),
             nn.ReLU(),
-            nn.Conv2d(cfg.filters, cfg.filters, k),
+            nn.Conv2d(filters, filters, k),
             nn.ReLU(),
             nn.MaxPool2d(2),
-            nn.Dropout(p_conv),
+            nn.Dropout(conv_dropout),
             nn.Flatten(),
-            nn.Linear(cfg.filters * conv_h * conv_w, cfg.hidden[0]),
+            nn.Linear(filters * conv_h * conv_w, hidden[0]),
             nn.ReLU(),
-            nn.Dropout(p_dense),
+            nn.Dropout(dropout),
         )
-        self.classifier = nn.Linear(cfg.hidden[0], num_classes)
-        self.embedding_dim = cfg.hidden[0]
-
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x))
+        self.classifier = nn.Linear(hidden[0], num_classes)
+        self.embedding_dim = hidden[0]

@@ -3,30 +3,28 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
-import torch
-from omegaconf import DictConfig
 from torch import nn
 
-from al_cli.models import dense_layers
+from al_cli.models import Model, dense_layers
 
 
-class MLP(nn.Module):
+class MLP(Model):
     """``features``: Flatten, then (Linear, ReLU, Dropout) per hidden size; ``classifier``: Linear.
 
     Everything before the first Dropout is deterministic, which MC Dropout exploits.
     """
 
-    def __init__(self, cfg: DictConfig, input_shape: tuple[int, ...], num_classes: int):
+    def __init__(
+        self,
+        input_shape: tuple[int, ...],
+        num_classes: int,
+        hidden: Sequence[int] = (128,),
+        dropout: float = 0.25,
+    ):
         super().__init__()
-        layers, width = dense_layers(math.prod(input_shape), cfg)
-        layers = [nn.Flatten(), *layers]
-        self.features = nn.Sequential(*layers)
+        layers, width = dense_layers(math.prod(input_shape), hidden, dropout)
+        self.features = nn.Sequential(nn.Flatten(), *layers)
         self.classifier = nn.Linear(width, num_classes)
         self.embedding_dim = width
-
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x))

@@ -1,34 +1,26 @@
-"""Posteriors by name: ``strategy.posterior`` picks one."""
+"""Posteriors: ``posterior._target_`` names the class, built as ``Posterior(factory, **keys)``."""
 
 from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from al_cli.config import ConfigError
-from al_cli.posteriors.base import NetworkFactory, Posterior
-from al_cli.posteriors.bnn import BayesByBackprop
-from al_cli.posteriors.deep_ensemble import DeepEnsemble
-from al_cli.posteriors.deterministic import Deterministic
-from al_cli.posteriors.laplace import LastLayerLaplace
-from al_cli.posteriors.mc_dropout import MCDropout
+from al_cli.build import call, target_class
+from al_cli.errors import UserError
+from al_cli.posteriors.base import NetworkFactory, Posterior, network_factory
 
-POSTERIORS: dict[str, type] = {
-    "deterministic": Deterministic,
-    "deep_ensemble": DeepEnsemble,
-    "mc_dropout": MCDropout,
-    "bnn": BayesByBackprop,
-    "laplace": LastLayerLaplace,
-}
+PROVIDES = frozenset({"samples", "consistent_samples", "embed", "last_layer"})
 
 
-def make_posterior(strategy_cfg: DictConfig, factory: NetworkFactory) -> Posterior:
-    name = strategy_cfg.posterior
-    if name not in POSTERIORS:
-        raise ConfigError(
-            f"strategy.posterior={name!r} is not known; "
-            f"choose one of {', '.join(sorted(POSTERIORS))}"
+def build_posterior(cfg: DictConfig, factory: NetworkFactory) -> Posterior:
+    cls = target_class(cfg, "posterior", Posterior, "a posterior")
+    posterior = call(cls, "posterior", cfg, factory)
+    unknown = set(posterior.provides) - PROVIDES
+    if unknown or "samples" not in posterior.provides:
+        raise UserError(
+            f"posterior._target_={cfg._target_!r} declares provides={sorted(posterior.provides)}; "
+            f"it must include samples and may add {', '.join(sorted(PROVIDES - {'samples'}))}"
         )
-    return POSTERIORS[name](factory, strategy_cfg)
+    return posterior
 
 
-__all__ = ["POSTERIORS", "NetworkFactory", "Posterior", "make_posterior"]
+__all__ = ["NetworkFactory", "Posterior", "build_posterior", "network_factory"]

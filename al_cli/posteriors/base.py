@@ -6,14 +6,17 @@ The loop and the strategies only call the methods of ``Posterior``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import torch
 from omegaconf import DictConfig
 from torch import nn
 
-from al_cli.models import model_class
+from al_cli.build import check_signature, target_class
+from al_cli.config import option_name
+from al_cli.errors import UserError
+from al_cli.models import model_provides
 from al_cli.seeding import seeded
 from al_cli.trainer import Augment, ExtraLoss, train_network
 
@@ -22,17 +25,26 @@ from al_cli.trainer import Augment, ExtraLoss, train_network
 class NetworkFactory:
     """Builds fresh networks of the configured model and trains them with the configured trainer."""
 
-    model_cfg: DictConfig
+    model: type[nn.Module]
+    model_keys: dict[str, Any]
+    """The model option's keys, passed to ``model(input_shape, num_classes, **model_keys)``."""
+    model_name: str
     trainer_cfg: DictConfig
     input_shape: tuple[int, ...]
     num_classes: int
     device: torch.device
     augment: Augment | None = None
     """The data set's training-time augmentation, applied by every ``train`` call."""
+    provides: frozenset[str] = field(init=False, default=frozenset())
+    """What the model's networks offer (``embed``, ``last_layer``, ``dropout``): set by the
+    first ``build``."""
 
     def build(self, seed: int) -> nn.Module:
         with seeded(seed, "cpu"):
-            net = model_class(self.model_cfg)(self.model_cfg, self.input_shape, self.num_classes)
+            net = self.model(self.input_shape, self.num_classes, **self.model_keys)
+        if not isinstance(net, nn.Module):
+            raise UserError(f"model={self.model_name} built a {type(net).__name__}, not a module")
+        self.provides = model_provides(net)
         return net.to(self.device)
 
     def train(
@@ -50,22 +62,58 @@ class NetworkFactory:
         return bool(self.trainer_cfg.warm_start)
 
 
+def network_factory(
+    model_cfg: DictConfig,
+    trainer_cfg: DictConfig,
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    device: torch.device,
+    augment: Augment | None = None,
+) -> NetworkFactory:
+    """The factory for the model option ``model_cfg``: its class must be an ``nn.Module``
+    that takes ``(input_shape, num_classes, **keys)``; checked before anything is built."""
+    model = target_class(model_cfg, "model", nn.Module, "a network")
+    keys = check_signature(model, "model", model_cfg, input_shape, num_classes)
+    name = option_name(model_cfg, "model")
+    return NetworkFactory(model, keys, name, trainer_cfg, input_shape, num_classes, device, augment)
+
+
 class Posterior(Protocol):
-    name: str
-    provides: frozenset[str]
-    """Any of "samples", "embed", "last_layer"."""
+    """How a learner turns trained networks into S predictive distributions per input.
+
+    Derive your own from this class and name it in a posterior option's ``_target_``; it is
+    built as ``Posterior(factory, **keys)``, where ``factory`` builds and trains networks of the
+    chosen model (``factory.build(seed)``, ``factory.train(net, x, y, seed)``).
+    """
+
+    provides: frozenset[str] = frozenset({"samples"})
+    """What it can give strategies: ``samples`` (always), ``consistent_samples`` (sample s is
+    the same function for every input, as BatchBALD's joint entropies need), ``embed`` and
+    ``last_layer`` (of its first network)."""
 
     @property
-    def n_samples(self) -> int: ...
+    def n_samples(self) -> int:
+        """S, the number of predictive distributions per input."""
+        ...
 
     def fit(self, x: torch.Tensor, y: torch.Tensor, seed: int) -> None:
         """Train on the labeled set; ``seed`` already includes the round."""
+        ...
 
     def sample_probs(self, x: torch.Tensor) -> torch.Tensor:
         """Class probabilities ``[S, b, C]`` for one batch ``x`` on the device."""
+        ...
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Penultimate features ``[b, D]`` of the (first) trained network."""
+        raise UserError(f"{type(self).__name__} gives no embeddings")
 
     def last_layer(self) -> nn.Linear:
         """The (first) trained network's final linear layer."""
+        raise UserError(f"{type(self).__name__} gives no last layer")
+
+
+def network_provides(factory: NetworkFactory) -> frozenset[str]:
+    """``embed`` and ``last_layer`` where the model has them: what a posterior that reads its
+    first trained network can pass on."""
+    return factory.provides & {"embed", "last_layer"}

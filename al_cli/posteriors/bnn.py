@@ -15,12 +15,11 @@ import math
 from collections.abc import Callable
 
 import torch
-from omegaconf import DictConfig
 from torch import nn
 from torch.nn import functional as F
 
-from al_cli.config import ConfigError
-from al_cli.posteriors.base import NetworkFactory
+from al_cli.errors import UserError
+from al_cli.posteriors.base import NetworkFactory, Posterior
 from al_cli.seeding import derive_seed, torch_generator
 
 INITIAL_SIGMA = 0.5
@@ -91,8 +90,8 @@ def layer_op(layer: nn.Module) -> Callable | None:
     if conv is None:
         return None
     if layer.padding_mode != "zeros":
-        raise ConfigError(
-            f"strategy.posterior=bnn supports zero-padded convolutions only, not "
+        raise UserError(
+            f"posterior=bnn supports zero-padded convolutions only, not "
             f"padding_mode={layer.padding_mode!r}"
         )
     return functools.partial(
@@ -117,24 +116,25 @@ def make_variational(net: nn.Module, prior_sigma: float) -> list[Variational]:
     return layers
 
 
-class BayesByBackprop:
-    name = "bnn"
-    provides = frozenset({"samples", "embed"})
-
-    def __init__(self, factory: NetworkFactory, cfg: DictConfig):
-        if cfg.samples < 2:
-            raise ConfigError(f"strategy.samples={cfg.samples}: a BNN needs at least 2 samples")
-        if not cfg.bnn_prior_sigma > 0:
-            raise ConfigError(f"strategy.bnn_prior_sigma={cfg.bnn_prior_sigma} must be positive")
+class BayesByBackprop(Posterior):
+    def __init__(self, factory: NetworkFactory, samples: int = 20, prior_sigma: float = 1.0):
+        if samples < 2:
+            raise UserError(f"posterior.samples={samples}: a BNN needs at least 2 samples")
+        if not prior_sigma > 0:
+            raise UserError(f"posterior.prior_sigma={prior_sigma} must be positive")
         self.factory = factory
-        self.samples = int(cfg.samples)
-        self.prior_sigma = float(cfg.bnn_prior_sigma)
+        self.samples = int(samples)
+        self.prior_sigma = float(prior_sigma)
         if not make_variational(factory.build(0), self.prior_sigma):
-            raise ConfigError(
-                f"strategy.posterior=bnn found no Linear or Conv layer in "
-                f"model={factory.model_cfg.name}; choose another posterior"
+            raise UserError(
+                f"posterior=bnn found no Linear or Conv layer in "
+                f"model={factory.model_name}; choose another posterior"
             )
         self.net: nn.Module | None = None
+        # the last layer is a distribution, not one nn.Linear: embeddings only
+        self.provides = frozenset({"samples", "consistent_samples"}) | (
+            factory.provides & {"embed"}
+        )
 
     @property
     def n_samples(self) -> int:
@@ -170,6 +170,3 @@ class BayesByBackprop:
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Penultimate features under the posterior mean weights."""
         return self.net.embed(x)
-
-    def last_layer(self) -> nn.Linear:
-        raise ConfigError("strategy.posterior=bnn has no deterministic last layer")

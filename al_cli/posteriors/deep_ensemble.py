@@ -5,27 +5,22 @@ trains on a resample of the labeled set with replacement, as a query-by-committe
 from __future__ import annotations
 
 import torch
-from omegaconf import DictConfig
 from torch import nn
 
-from al_cli.config import ConfigError
-from al_cli.posteriors.base import NetworkFactory
+from al_cli.errors import UserError
+from al_cli.posteriors.base import NetworkFactory, Posterior, network_provides
 from al_cli.seeding import derive_seed, torch_generator
 
 
-class DeepEnsemble:
-    name = "deep_ensemble"
-    provides = frozenset({"samples", "embed", "last_layer"})
-
-    def __init__(self, factory: NetworkFactory, cfg: DictConfig):
-        if cfg.members < 2:
-            raise ConfigError(
-                f"strategy.members={cfg.members}: an ensemble needs at least 2 members"
-            )
+class DeepEnsemble(Posterior):
+    def __init__(self, factory: NetworkFactory, members: int = 5, bootstrap: bool = False):
+        if members < 2:
+            raise UserError(f"posterior.members={members}: an ensemble needs at least 2 members")
         self.factory = factory
-        self.members = int(cfg.members)
-        self.bootstrap = bool(cfg.bootstrap)
+        self.members = int(members)
+        self.bootstrap = bool(bootstrap)
         self.nets: list[nn.Module] = []
+        self.provides = frozenset({"samples", "consistent_samples"}) | network_provides(factory)
 
     @property
     def n_samples(self) -> int:

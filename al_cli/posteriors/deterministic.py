@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import torch
-from omegaconf import DictConfig
 from torch import nn
 
-from al_cli.posteriors.base import NetworkFactory
+from al_cli.posteriors.base import NetworkFactory, Posterior, network_provides
 
 
-class Deterministic:
-    name = "deterministic"
-    provides = frozenset({"samples", "embed", "last_layer"})
-
-    def __init__(self, factory: NetworkFactory, cfg: DictConfig):
+class Deterministic(Posterior):
+    def __init__(self, factory: NetworkFactory):
         self.factory = factory
         self.net: nn.Module | None = None
+        self.provides = frozenset({"samples", "consistent_samples"}) | network_provides(factory)
 
     @property
     def n_samples(self) -> int:

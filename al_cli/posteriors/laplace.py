@@ -6,7 +6,7 @@ Gauss-Newton (here equal to the Fisher) Hessian of the labeled set's negative lo
 H = sum_i (diag(p_i) - p_i p_i^T) (x) phi_i phi_i^T, phi_i the penultimate features with a 1
 appended. ``full`` keeps H whole; ``kron`` approximates it by the Kronecker product
 (mean_i Lambda_i) (x) (sum_i phi_i phi_i^T) (KFAC). Both are eigendecomposed, so sampling and
-the marginal likelihood that fits delta (when ``laplace_prior_precision`` is null) are cheap.
+the marginal likelihood that fits delta (when ``prior_precision`` is null) are cheap.
 S weight samples are drawn once per round and shared by every input.
 """
 
@@ -16,10 +16,9 @@ import math
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
-from torch import nn
 
-from al_cli.config import ConfigError
+from al_cli.errors import UserError, check_choice
+from al_cli.last_layer import ggn_hessian, layer_inputs, layer_weights, softmax_hessian
 from al_cli.posteriors.base import NetworkFactory
 from al_cli.posteriors.deterministic import Deterministic
 from al_cli.seeding import derive_seed, torch_generator
@@ -31,24 +30,19 @@ PRIOR_GRID = np.logspace(-4, 4, 161)
 """Prior precisions searched by the marginal likelihood."""
 
 
-def with_bias(phi: torch.Tensor) -> torch.Tensor:
-    return torch.cat([phi, torch.ones(len(phi), 1, dtype=phi.dtype, device=phi.device)], dim=1)
-
-
 def hessian_eigen(phi: torch.Tensor, probs: torch.Tensor, kind: str) -> dict[str, torch.Tensor]:
-    """Eigendecomposition of the last layer's GGN Hessian (``phi`` already has the 1 appended).
+    """Eigendecomposition of the last layer's GGN Hessian (``phi``: the layer's inputs, with
+    the 1 for the bias).
 
     full: ``values`` [C*D1] with ``vectors`` [C*D1, C*D1] over the row-major flattened W.
     kron: ``g``, ``qg`` (class factor) and ``a``, ``qa`` (feature factor); the eigenvalues are
     the products g_c * a_d.
     """
-    lam = torch.diag_embed(probs) - probs.unsqueeze(2) * probs.unsqueeze(1)  # [n, C, C]
     if kind == "full":
-        c, d = probs.shape[1], phi.shape[1]
-        h = torch.einsum("nab,nd,ne->adbe", lam, phi, phi).reshape(c * d, c * d)
+        h = ggn_hessian(phi, probs)
         values, vectors = torch.linalg.eigh((h + h.T) / 2)
         return {"values": values.clamp_min(0), "vectors": vectors}
-    g, qg = torch.linalg.eigh(lam.mean(0))
+    g, qg = torch.linalg.eigh(softmax_hessian(probs).mean(0))
     a, qa = torch.linalg.eigh(phi.T @ phi)
     return {"g": g.clamp_min(0), "qg": qg, "a": a.clamp_min(0), "qa": qa}
 
@@ -91,32 +85,31 @@ class LastLayerLaplace(Deterministic):
     """The trained network of ``Deterministic`` (training, embeddings, last layer, checkpoint
     state), with a Gaussian over its last layer fitted after each training."""
 
-    name = "laplace"
-    provides = frozenset({"samples", "embed", "last_layer"})
-
-    def __init__(self, factory: NetworkFactory, cfg: DictConfig):
-        if cfg.samples < 2:
-            raise ConfigError(f"strategy.samples={cfg.samples}: Laplace needs at least 2 samples")
-        if cfg.laplace_hessian not in ("auto", "full", "kron"):
-            raise ConfigError(
-                f"strategy.laplace_hessian={cfg.laplace_hessian!r} is not known; "
-                f"choose auto, full or kron"
+    def __init__(
+        self,
+        factory: NetworkFactory,
+        samples: int = 20,
+        hessian: str = "auto",
+        prior_precision: float | None = None,
+    ):
+        if samples < 2:
+            raise UserError(f"posterior.samples={samples}: Laplace needs at least 2 samples")
+        check_choice("posterior.hessian", hessian, ("auto", "full", "kron"))
+        if prior_precision is not None and not prior_precision > 0:
+            raise UserError(
+                f"posterior.prior_precision={prior_precision} must be positive, or null to fit it"
             )
-        prior = cfg.laplace_prior_precision
-        if prior is not None and not prior > 0:
-            raise ConfigError(
-                f"strategy.laplace_prior_precision={prior} must be positive, or null to fit it"
+        factory.build(0)
+        if not {"embed", "last_layer"} <= factory.provides:
+            raise UserError(
+                f"posterior=laplace needs a model with embed(x) and an nn.Linear named "
+                f"classifier as its last layer; model={factory.model_name} lacks them (derive "
+                f"it from al_cli.models.Model)"
             )
-        net = factory.build(0)
-        if not isinstance(getattr(net, "classifier", None), nn.Linear):
-            raise ConfigError(
-                f"strategy.posterior=laplace needs a model whose last layer is an nn.Linear "
-                f"named classifier; model={factory.model_cfg.name} has none"
-            )
-        super().__init__(factory, cfg)
-        self.samples = int(cfg.samples)
-        self.hessian = cfg.laplace_hessian
-        self.fixed_prior = None if prior is None else float(prior)
+        super().__init__(factory)
+        self.samples = int(samples)
+        self.hessian = hessian
+        self.fixed_prior = None if prior_precision is None else float(prior_precision)
 
     @property
     def n_samples(self) -> int:
@@ -125,9 +118,9 @@ class LastLayerLaplace(Deterministic):
     def fit(self, x: torch.Tensor, y: torch.Tensor, seed: int) -> None:
         super().fit(x, y, seed)
         with torch.no_grad():
-            phi = with_bias(self.net.embed(x).double())
             head = self.net.classifier
-            w_map = torch.cat([head.weight, head.bias[:, None]], dim=1).double()
+            phi = layer_inputs(self.net.embed(x).double(), head)
+            w_map = layer_weights(head).double()
             probs = torch.softmax(phi @ w_map.T, dim=1)
         kind = self.hessian
         if kind == "auto":
@@ -139,5 +132,5 @@ class LastLayerLaplace(Deterministic):
 
     @torch.no_grad()
     def sample_probs(self, x: torch.Tensor) -> torch.Tensor:
-        phi = with_bias(self.net.embed(x))
+        phi = layer_inputs(self.net.embed(x), self.net.classifier)
         return torch.softmax(torch.einsum("nd,scd->snc", phi, self.weights), dim=-1)

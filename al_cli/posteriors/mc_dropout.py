@@ -16,12 +16,11 @@ passes with the same masks applied by hooks.
 from __future__ import annotations
 
 import torch
-from omegaconf import DictConfig
 from torch import nn
 from torch.nn import functional as F
 
-from al_cli.config import ConfigError
-from al_cli.posteriors.base import NetworkFactory
+from al_cli.errors import UserError
+from al_cli.posteriors.base import NetworkFactory, Posterior, network_provides
 from al_cli.seeding import derive_seed, torch_generator
 
 FUNCTIONAL_DROPOUT = {
@@ -55,15 +54,15 @@ def check_dropout_model(net: nn.Module, input_shape: tuple[int, ...], model_name
     """Refuse a model whose dropout MC Dropout cannot control, with the reason."""
     for name, m in net.named_modules():
         if isinstance(m, nn.modules.dropout._DropoutNd) and type(m) is not nn.Dropout:
-            raise ConfigError(
-                f"strategy.posterior=mc_dropout handles torch.nn.Dropout layers only, but "
+            raise UserError(
+                f"posterior=mc_dropout handles torch.nn.Dropout layers only, but "
                 f"model={model_name} has {type(m).__name__} at {name}; replace it with "
                 f"nn.Dropout or choose another posterior"
             )
     calls = functional_dropout_calls(net)
     if calls:
-        raise ConfigError(
-            f"strategy.posterior=mc_dropout cannot control functional dropout ({calls[0]}) in "
+        raise UserError(
+            f"posterior=mc_dropout cannot control functional dropout ({calls[0]}) in "
             f"model={model_name}'s forward; use nn.Dropout modules or choose another posterior"
         )
     net.eval()
@@ -71,13 +70,13 @@ def check_dropout_model(net: nn.Module, input_shape: tuple[int, ...], model_name
     with torch.no_grad():
         probe = probe.to(next(net.parameters()).device)
         if not torch.equal(net(probe), net(probe)):
-            raise ConfigError(
+            raise UserError(
                 f"model={model_name} is random in eval mode (functional dropout?); "
-                f"strategy.posterior=mc_dropout needs nn.Dropout modules"
+                f"posterior=mc_dropout needs nn.Dropout modules"
             )
     if not any(type(m) is nn.Dropout and m.p > 0 for m in net.modules()):
-        raise ConfigError(
-            f"strategy.posterior=mc_dropout needs dropout, but model={model_name} has no "
+        raise UserError(
+            f"posterior=mc_dropout needs dropout, but model={model_name} has no "
             f"nn.Dropout with p > 0; set model.dropout > 0 or choose another posterior"
         )
 
@@ -107,17 +106,17 @@ def dropout_mask(
     return (keep.to(torch.float32) / (1.0 - p)).to(device)
 
 
-class MCDropout:
-    name = "mc_dropout"
-    provides = frozenset({"samples", "embed", "last_layer"})
-
-    def __init__(self, factory: NetworkFactory, cfg: DictConfig):
-        if cfg.samples < 2:
-            raise ConfigError(f"strategy.samples={cfg.samples}: MC Dropout needs at least 2")
+class MCDropout(Posterior):
+    def __init__(self, factory: NetworkFactory, samples: int = 20, consistent_masks: bool = True):
+        if samples < 2:
+            raise UserError(f"posterior.samples={samples}: MC Dropout needs at least 2")
         self.factory = factory
-        self.samples = int(cfg.samples)
-        self.consistent = bool(cfg.consistent_masks)
-        check_dropout_model(factory.build(0), factory.input_shape, factory.model_cfg.name)
+        self.samples = int(samples)
+        self.consistent = bool(consistent_masks)
+        check_dropout_model(factory.build(0), factory.input_shape, factory.model_name)
+        self.provides = frozenset({"samples"}) | network_provides(factory)
+        if self.consistent:
+            self.provides |= {"consistent_samples"}
         self.net: nn.Module | None = None
         self.sample_index: int | None = None
         self.fast = True

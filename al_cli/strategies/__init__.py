@@ -1,40 +1,75 @@
-"""Query strategies. ``strategy._target_`` names the class; each takes the strategy config."""
+"""Query strategies: ``strategy._target_`` names the class, built with the option's keys."""
 
 from __future__ import annotations
 
-from hydra.utils import get_class
+import keyword
+
 from omegaconf import DictConfig
 
-from al_cli.config import ConfigError
-from al_cli.strategies.base import Context, Strategy
+from al_cli.build import call, target_class
+from al_cli.config import option_name
+from al_cli.errors import UserError
+from al_cli.files import CURVE_COLUMNS
+from al_cli.strategies.base import Context, Selection, Strategy
+
+NEEDS = frozenset({"samples", "multiple_samples", "consistent_samples", "embed", "last_layer"})
+WHY = {
+    "multiple_samples": "several posterior samples (a Bayesian posterior: posterior=mc_dropout, "
+    "deep_ensemble, bnn or laplace)",
+    "consistent_samples": "samples that are the same network for every input (with "
+    "posterior=mc_dropout, set posterior.consistent_masks=true)",
+    "embed": "penultimate embeddings (the model's embed(x))",
+    "last_layer": "the last layer (the model's classifier, an nn.Linear)",
+    "samples": "predictive samples",
+}
 
 
 def build_strategy(cfg: DictConfig) -> Strategy:
-    try:
-        cls = get_class(cfg._target_)
-    except Exception as err:
-        raise ConfigError(
-            f"strategy._target_={cfg._target_!r} cannot be imported; check the strategy config"
-        ) from err
-    return cls(cfg)
+    """The strategy of ``cfg``, checked: what it declares is something al can honour."""
+    cls = target_class(cfg, "strategy", Strategy, "a query strategy")
+    strategy = call(cls, "strategy", cfg)
+    name = option_name(cfg, "strategy")
+    unknown = set(strategy.needs) - NEEDS
+    if unknown:
+        raise UserError(
+            f"strategy={name} needs {', '.join(sorted(unknown))}, which no learner gives; "
+            f"declare needs from {', '.join(sorted(NEEDS))}"
+        )
+    described = strategy.describe()
+    if not isinstance(described, dict) or set(described) != {"acquisition", "selection"}:
+        raise UserError(
+            f"strategy={name}: describe() must return exactly the keys acquisition and "
+            f"selection, got {sorted(described) if isinstance(described, dict) else described!r}"
+        )
+    for column in strategy.diagnostics:
+        if not (column.isidentifier() and not keyword.iskeyword(column)) or column in (
+            CURVE_COLUMNS
+        ):
+            raise UserError(
+                f"strategy={name} declares the diagnostic {column!r}, which is not a new column "
+                f"name (a Python identifier not among {', '.join(CURVE_COLUMNS)})"
+            )
+    return strategy
 
 
 def check_compatible(
-    strategy: Strategy, provides: frozenset[str], n_samples: int, cfg: DictConfig
+    strategy: Strategy, provides: frozenset[str], n_samples: int, names: dict[str, str]
 ) -> None:
-    """Refuse, before any training, a strategy whose needs the learner cannot meet."""
-    missing = set(strategy.needs) - set(provides) - {"multiple_samples"}
+    """Refuse, before any training, a strategy whose needs the learner cannot meet.
+
+    ``names``: the chosen ``model``, ``posterior`` and ``strategy`` options, for the message.
+    """
+    have = set(provides) | ({"multiple_samples"} if n_samples >= 2 else set())
+    missing = sorted(set(strategy.needs) - have)
     if missing:
-        raise ConfigError(
-            f"strategy={cfg.name} needs {', '.join(sorted(missing))} from the learner, which "
-            f"strategy.posterior={cfg.posterior} cannot give; choose another posterior"
-        )
-    if "multiple_samples" in strategy.needs and n_samples < 2:
-        raise ConfigError(
-            f"strategy.acquisition={cfg.acquisition} needs several posterior samples, but "
-            f"strategy.posterior={cfg.posterior} gives one; use strategy.posterior=deep_ensemble "
-            f"(or another Bayesian posterior)"
+        acquisition = strategy.describe()["acquisition"]
+        raise UserError(
+            f"strategy={names['strategy']} (acquisition {acquisition}) needs {WHY[missing[0]]}, "
+            f"which model="
+            f"{names['model']} with posterior={names['posterior']} cannot give; choose another "
+            f"posterior or model (a model derived from al_cli.models.Model has embed and "
+            f"classifier)"
         )
 
 
-__all__ = ["Context", "Strategy", "build_strategy", "check_compatible"]
+__all__ = ["Context", "Selection", "Strategy", "build_strategy", "check_compatible"]

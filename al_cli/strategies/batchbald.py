@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
 
-from al_cli.config import ConfigError
-from al_cli.strategies.base import Context
+from al_cli.errors import UserError
+from al_cli.strategies.base import Context, Selection, Strategy
 from al_cli.strategies.scores import EPS, bald
-from al_cli.strategies.scoring import check_candidates
-from al_cli.strategies.selection import candidate_positions, top_k
+from al_cli.strategies.selection import candidate_positions, check_candidates, picked, top_k
 
 CHUNK_ELEMENTS = 2**22
 """Candidates are scored in chunks so that [chunk, configurations, C] stays this small."""
@@ -56,12 +54,14 @@ def _joint_entropies(
 
 def batchbald(
     probs: torch.Tensor, k: int, joint_samples: int, generator: torch.Generator
-) -> list[int]:
-    """Greedy BatchBALD over ``probs`` [S, N, C]: ``k`` positions in order of choice."""
+) -> tuple[list[int], list[float]]:
+    """Greedy BatchBALD over ``probs`` [S, N, C]: ``k`` positions in order of choice, and for
+    each the joint mutual information of the batch up to and including it."""
     probs = probs.double().cpu()
     s, n, c = probs.shape
     cond = _conditional_entropy(probs)
     chosen: list[int] = []
+    gains: list[float] = []
     joint = torch.ones(s, 1, dtype=probs.dtype)
     weights: torch.Tensor | None = None
     draws: torch.Tensor | None = None  # for sampled configurations: the sample each one came from
@@ -69,6 +69,8 @@ def batchbald(
         score = _joint_entropies(joint, probs, weights) - cond
         score[chosen] = -torch.inf
         i = int(torch.argmax(score))
+        # score omits the chosen points' E_w H, the same for every candidate: add it back
+        gains.append(float(score[i] - cond[chosen].sum()))
         chosen.append(i)
         p_i = probs[:, i]  # [S, C]
         if draws is None:
@@ -84,45 +86,40 @@ def batchbald(
             y = torch.multinomial(p_i[draws], 1, generator=generator).squeeze(1)
             joint = joint * p_i[:, y]
         weights = 1.0 / joint.mean(0).clamp_min(1e-300)
-    return chosen
+    return chosen, gains
 
 
-class BatchBALD:
-    """Top candidates by BALD, then greedy BatchBALD among them."""
+class BatchBALD(Strategy):
+    """Top candidates by BALD, then greedy BatchBALD among them. A pick's score is the joint
+    mutual information of the batch up to it (by BALD, when the batch takes every candidate)."""
 
-    def __init__(self, cfg: DictConfig):
-        if cfg.acquisition != "batchbald":
-            raise ConfigError(
-                f"strategy=batchbald computes its own joint acquisition; leave "
-                f"strategy.acquisition=batchbald (got {cfg.acquisition})"
-            )
-        if cfg.selection != "topk":
-            raise ConfigError(
-                f"strategy=batchbald selects its batch greedily; strategy.selection="
-                f"{cfg.selection} does not apply (use strategy=bald strategy.selection=power "
-                f"for PowerBALD)"
-            )
-        if cfg.posterior == "mc_dropout" and not cfg.consistent_masks:
-            raise ConfigError(
-                "strategy=batchbald needs the same dropout masks for every input; "
-                "set strategy.consistent_masks=true"
-            )
-        for key in ("batchbald_candidates", "batchbald_joint_samples"):
-            if cfg[key] < 1:
-                raise ConfigError(f"strategy.{key}={cfg[key]} must be a positive integer")
-        self.candidates = check_candidates(cfg)
-        self.top = int(cfg.batchbald_candidates)
-        self.joint_samples = int(cfg.batchbald_joint_samples)
-        self.needs = frozenset({"samples", "multiple_samples"})
+    needs = frozenset({"samples", "multiple_samples", "consistent_samples"})
 
-    def select(self, ctx: Context, k: int) -> np.ndarray:
+    def __init__(
+        self,
+        candidates: int | None = None,
+        batchbald_candidates: int = 100,
+        batchbald_joint_samples: int = 2000,
+    ):
+        for key, value in (
+            ("batchbald_candidates", batchbald_candidates),
+            ("batchbald_joint_samples", batchbald_joint_samples),
+        ):
+            if value < 1:
+                raise UserError(f"strategy.{key}={value} must be a positive integer")
+        self.candidates = check_candidates(candidates)
+        self.top = int(batchbald_candidates)
+        self.joint_samples = int(batchbald_joint_samples)
+
+    def select(self, ctx: Context, k: int) -> Selection:
         pos = candidate_positions(len(ctx.unlabeled_x), self.candidates, ctx.rng, k)
         scores = ctx.learner.map_samples(ctx.unlabeled_x[pos], bald)
         top = top_k(scores, min(max(self.top, k), len(pos)), ctx.generator)
         if k >= len(top):
-            return pos[top]
+            return picked(pos, scores, top)
         probs = ctx.learner.sample_probs(ctx.unlabeled_x[pos[top]])
-        return pos[top[batchbald(probs, k, self.joint_samples, ctx.generator)]]
+        chosen, gains = batchbald(probs, k, self.joint_samples, ctx.generator)
+        return Selection(pos[top[chosen]], np.asarray(gains))
 
-    def describe(self) -> dict[str, object]:
+    def describe(self) -> dict[str, str]:
         return {"acquisition": "batchbald", "selection": "greedy"}

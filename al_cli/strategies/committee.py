@@ -7,23 +7,18 @@ own resample of the labeled set), so training is shared with every other ensembl
 
 from __future__ import annotations
 
-from omegaconf import DictConfig
-
-from al_cli.config import ConfigError
+from al_cli.errors import check_choice
 from al_cli.strategies.scores import DISAGREEMENTS
 from al_cli.strategies.scoring import ScoringStrategy
 
 
 class QBCStrategy(ScoringStrategy):
-    def __init__(self, cfg: DictConfig):
-        if cfg.disagreement not in DISAGREEMENTS:
-            raise ConfigError(
-                f"strategy.disagreement={cfg.disagreement!r} is not known; choose one of "
-                f"{', '.join(DISAGREEMENTS)}"
-            )
-        if cfg.acquisition != cfg.disagreement:
-            raise ConfigError(
-                f"strategy.acquisition={cfg.acquisition} has no effect with strategy=qbc; "
-                f"set strategy.disagreement instead"
-            )
-        super().__init__(cfg)
+    def __init__(
+        self,
+        disagreement: str = "vote_entropy",
+        selection: str = "topk",
+        temperature: float = 1.0,
+        candidates: int | None = None,
+    ):
+        check_choice("strategy.disagreement", disagreement, DISAGREEMENTS)
+        super().__init__(disagreement, selection, temperature, candidates)

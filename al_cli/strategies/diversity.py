@@ -7,13 +7,13 @@ import warnings
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 
-from al_cli.config import ConfigError
-from al_cli.strategies.base import Context
-from al_cli.strategies.features import check_acquisition, one_thread
+from al_cli.errors import check_choice
+from al_cli.strategies.base import Context, Selection, Strategy
+from al_cli.strategies.selection import candidate_positions, check_candidates
+from al_cli.threads import one_thread
 
 METRICS = ("euclidean", "cosine")
 RECENT = 16
@@ -65,12 +65,13 @@ def k_center_greedy(
     generator: torch.Generator,
     metric: str = "euclidean",
     block: int = 32,
-) -> tuple[np.ndarray, float]:
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Sener & Savarese 2018: ``k`` >= 1 times, add the pool point farthest from its nearest
     center. ``centers`` are the labeled points; with none, the first center is a random pool
-    point. Returns the pool positions in the order chosen and the covering radius afterwards
-    (the largest distance of a pool point to its nearest labeled-or-chosen point; for
-    ``cosine``, in cosine distance).
+    point. Returns the pool positions in the order chosen, each one's distance to its nearest
+    center when it was chosen (NaN for a random first center), and the covering radius
+    afterwards (the largest distance of a pool point to its nearest labeled-or-chosen point);
+    distances are cosine distances for ``cosine``.
 
     Exact and lazy. ``best[i]`` is an upper bound on point i's squared distance to its nearest
     center: from the float32 pass (``seen[i] = -1``) or exact in float64 against the labeled
@@ -85,8 +86,10 @@ def k_center_greedy(
         centers = torch.nn.functional.normalize(centers.float(), dim=1)
     n = len(pool)
     picks: list[int] = []
+    gaps2: list[float] = []
     if len(centers) == 0:
         picks.append(int(torch.randint(n, (1,), generator=generator)))
+        gaps2.append(math.nan)
         centers = pool[picks]
     best = upper_bounds(pool, centers)
     best[picks] = -math.inf
@@ -124,11 +127,16 @@ def k_center_greedy(
         for t in range(n_new):
             i = farthest(t)
             picks.append(i)
+            gaps2.append(float(best[i]))
             best[i] = -math.inf
             chosen[t] = pool[i].double() - mu
         radius2 = float(best[farthest(n_new)]) if len(picks) < n else 0.0
-    radius = radius2 / 2 if metric == "cosine" else math.sqrt(radius2)
-    return np.asarray(picks, dtype=np.int64), radius
+
+    def distance(d2: np.ndarray) -> np.ndarray:
+        return d2 / 2 if metric == "cosine" else np.sqrt(d2)
+
+    gaps = distance(np.asarray(gaps2, dtype=np.float64))
+    return np.asarray(picks, dtype=np.int64), gaps, float(distance(np.float64(radius2)))
 
 
 def nearest_distinct(points: torch.Tensor, centroids: torch.Tensor) -> np.ndarray:
@@ -145,48 +153,52 @@ def nearest_distinct(points: torch.Tensor, centroids: torch.Tensor) -> np.ndarra
     return np.asarray(picks, dtype=np.int64)
 
 
-class CoresetStrategy:
-    """Core-set: the batch that best covers the pool in embedding space, with the labeled set."""
+class CoresetStrategy(Strategy):
+    """Core-set: the batch that best covers the pool in embedding space, with the labeled set.
+    Each pick's score is its distance to the nearest center when chosen; the covering radius
+    after the batch is the round's ``coreset_radius``."""
 
     needs = frozenset({"embed"})
+    diagnostics = ("coreset_radius",)
 
-    def __init__(self, cfg: DictConfig):
-        check_acquisition(cfg, "coreset")
-        if cfg.metric not in METRICS:
-            raise ConfigError(
-                f"strategy.metric={cfg.metric!r} is not known; choose one of {', '.join(METRICS)}"
-            )
-        self.metric = cfg.metric
-        self.radius = math.nan
-        """The covering radius after the last selection."""
+    def __init__(self, metric: str = "euclidean", candidates: int | None = None):
+        check_choice("strategy.metric", metric, METRICS)
+        self.metric = metric
+        self.candidates = check_candidates(candidates)
 
-    def select(self, ctx: Context, k: int) -> np.ndarray:
-        pool, labeled = ctx.learner.embed(ctx.unlabeled_x), ctx.learner.embed(ctx.labeled_x)
-        picks, self.radius = k_center_greedy(pool, labeled, k, ctx.generator, self.metric)
-        return picks
+    def select(self, ctx: Context, k: int) -> Selection:
+        pos = candidate_positions(len(ctx.unlabeled_x), self.candidates, ctx.rng, k)
+        pool, labeled = ctx.learner.embed(ctx.unlabeled_x[pos]), ctx.learner.embed(ctx.labeled_x)
+        picks, gaps, radius = k_center_greedy(pool, labeled, k, ctx.generator, self.metric)
+        return Selection(pos[picks], gaps, {"coreset_radius": radius})
 
-    def describe(self) -> dict[str, object]:
+    def describe(self) -> dict[str, str]:
         return {"acquisition": "coreset", "selection": f"k_center_greedy_{self.metric}"}
 
 
-class KMeansStrategy:
+class KMeansStrategy(Strategy):
     """Diversity baseline: k-means with k = the batch size; the point nearest each centroid.
-    k-means++ seeding, then at most 50 Lloyd iterations: the picks rarely move after that."""
+    k-means++ seeding, then at most 50 Lloyd iterations: the picks rarely move after that.
+    Each pick's score is minus its distance to its centroid."""
 
     needs = frozenset({"embed"})
 
-    def __init__(self, cfg: DictConfig):
-        check_acquisition(cfg, "kmeans")
+    def __init__(self, candidates: int | None = None):
+        self.candidates = check_candidates(candidates)
 
-    def select(self, ctx: Context, k: int) -> np.ndarray:
-        pool = ctx.learner.embed(ctx.unlabeled_x).float()
+    def select(self, ctx: Context, k: int) -> Selection:
+        pos = candidate_positions(len(ctx.unlabeled_x), self.candidates, ctx.rng, k)
+        pool = ctx.learner.embed(ctx.unlabeled_x[pos]).float()
         seed = int(ctx.rng.integers(2**31 - 1))
         with warnings.catch_warnings():  # fewer distinct points than k: some clusters repeat
             warnings.simplefilter("ignore", ConvergenceWarning)
             km = KMeans(n_clusters=k, n_init=1, max_iter=50, random_state=seed).fit(
                 pool.cpu().numpy()
             )
-        return nearest_distinct(pool, torch.as_tensor(km.cluster_centers_, device=pool.device))
+        centroids = torch.as_tensor(km.cluster_centers_, device=pool.device)
+        picks = nearest_distinct(pool, centroids)
+        gaps = (pool[picks].double() - centroids.double()).norm(dim=1).cpu().numpy()
+        return Selection(pos[picks], -gaps)
 
-    def describe(self) -> dict[str, object]:
+    def describe(self) -> dict[str, str]:
         return {"acquisition": "kmeans", "selection": "nearest_to_centroid"}

@@ -20,15 +20,13 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
-from omegaconf import DictConfig
 
-from al_cli.config import ConfigError
-from al_cli.strategies.base import Context
-from al_cli.strategies.features import augment, check_acquisition, layer_weights, one_thread
-from al_cli.strategies.scoring import check_candidates
-from al_cli.strategies.selection import candidate_positions, top_k
+from al_cli.errors import UserError, check_choice
+from al_cli.last_layer import ggn_hessian, layer_inputs, layer_weights, softmax_hessian
+from al_cli.strategies.base import Context, Selection, Strategy
+from al_cli.strategies.selection import candidate_positions, check_candidates, picked, top_k
+from al_cli.threads import one_thread
 
 LOSSES = ("log", "zero_one")
 MAX_HESSIAN_BYTES = 4 * 2**30
@@ -37,21 +35,11 @@ STEP_SIZES = (1.0, 0.5, 0.25, 0.125, 0.0625, 0.0)
 """Damping: each Newton step takes whichever of these fractions lowers the objective most."""
 
 
-def softmax_hessian(probs: torch.Tensor) -> torch.Tensor:
-    """diag(p) - p p' per row: ``[N, C, C]``."""
-    return torch.diag_embed(probs) - probs[:, :, None] * probs[:, None, :]
-
-
 def last_layer_hessian(h: torch.Tensor, probs: torch.Tensor, l2: float) -> torch.Tensor:
     """Hessian ``[C*D, C*D]`` of sum_i CE over rows (h_i, p_i), plus l2 I; weights flattened
     class-major (row c of W is entries c*D .. c*D + D - 1)."""
-    c, d = probs.shape[1], h.shape[1]
-    hess = torch.zeros(c, d, c, d, dtype=torch.float64, device=h.device)
-    for i in range(0, len(h), 1024):
-        hb, b = h[i : i + 1024].double(), softmax_hessian(probs[i : i + 1024].double())
-        hess += torch.einsum("nab,ni,nj->aibj", b, hb, hb)
-    hess = hess.reshape(c * d, c * d)
-    return hess + l2 * torch.eye(c * d, dtype=torch.float64, device=h.device)
+    hess = ggn_hessian(h, probs)
+    return hess + l2 * torch.eye(len(hess), dtype=torch.float64, device=h.device)
 
 
 def _objective(u: torch.Tensor, g: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -131,25 +119,28 @@ def expected_future_loss(
     return torch.cat(out)
 
 
-class EERStrategy:
-    """Picks the candidates whose label is expected to lower the pool's future loss most."""
+class EERStrategy(Strategy):
+    """Picks the candidates whose label is expected to lower the pool's future loss most; each
+    pick's score is minus its expected future loss."""
 
     needs = frozenset({"embed", "last_layer"})
 
-    def __init__(self, cfg: DictConfig):
-        check_acquisition(cfg, "eer")
-        if cfg.loss not in LOSSES:
-            raise ConfigError(
-                f"strategy.loss={cfg.loss!r} is not known; choose one of {', '.join(LOSSES)}"
-            )
-        if cfg.eval_points <= 0:
-            raise ConfigError(f"strategy.eval_points={cfg.eval_points} must be positive")
-        if not (cfg.l2 > 0 and math.isfinite(cfg.l2)):
-            raise ConfigError(f"strategy.l2={cfg.l2} must be a positive number")
-        self.loss, self.eval_points, self.l2 = cfg.loss, int(cfg.eval_points), float(cfg.l2)
-        self.candidates = check_candidates(cfg)
+    def __init__(
+        self,
+        loss: str = "log",
+        candidates: int | None = 500,
+        eval_points: int = 1000,
+        l2: float = 1.0,
+    ):
+        check_choice("strategy.loss", loss, LOSSES)
+        if eval_points <= 0:
+            raise UserError(f"strategy.eval_points={eval_points} must be positive")
+        if not (l2 > 0 and math.isfinite(l2)):
+            raise UserError(f"strategy.l2={l2} must be a positive number")
+        self.loss, self.eval_points, self.l2 = loss, int(eval_points), float(l2)
+        self.candidates = check_candidates(candidates)
 
-    def select(self, ctx: Context, k: int) -> np.ndarray:
+    def select(self, ctx: Context, k: int) -> Selection:
         n = len(ctx.unlabeled_x)
         pos = candidate_positions(n, self.candidates, ctx.rng, k)
         evals = candidate_positions(n, self.eval_points, ctx.rng)
@@ -157,18 +148,18 @@ class EERStrategy:
         w = layer_weights(layer)
         size = w.numel() ** 2 * 8
         if size > MAX_HESSIAN_BYTES:
-            raise ConfigError(
+            raise UserError(
                 f"strategy=eer needs the last layer's {w.numel()} x {w.numel()} Hessian "
                 f"({size / 2**30:.0f} GiB); use a smaller last hidden layer (model.hidden) or "
                 f"another strategy"
             )
-        h_lab = augment(embed(ctx.labeled_x), layer)
+        h_lab = layer_inputs(embed(ctx.labeled_x), layer)
         hess = last_layer_hessian(h_lab, torch.softmax(h_lab @ w.T, -1), self.l2)
         h_inv = torch.cholesky_inverse(torch.linalg.cholesky(hess))
-        h_cand = augment(embed(ctx.unlabeled_x[pos]), layer)
-        h_eval = augment(embed(ctx.unlabeled_x[evals]), layer)
-        risk = expected_future_loss(w, h_inv, h_cand, h_eval, self.loss)
-        return pos[top_k(-risk, k, ctx.generator)]
+        h_cand = layer_inputs(embed(ctx.unlabeled_x[pos]), layer)
+        h_eval = layer_inputs(embed(ctx.unlabeled_x[evals]), layer)
+        reduction = -expected_future_loss(w, h_inv, h_cand, h_eval, self.loss)
+        return picked(pos, reduction, top_k(reduction, k, ctx.generator))
 
-    def describe(self) -> dict[str, object]:
+    def describe(self) -> dict[str, str]:
         return {"acquisition": f"eer_{self.loss}", "selection": "topk"}

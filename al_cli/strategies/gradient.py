@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from omegaconf import DictConfig
 
-from al_cli.strategies.base import Context
-from al_cli.strategies.features import augment, check_acquisition, layer_weights, one_thread
-from al_cli.strategies.scoring import check_candidates
-from al_cli.strategies.selection import candidate_positions, check_selection, select_batch, top_k
+from al_cli.last_layer import layer_inputs, layer_weights
+from al_cli.strategies.base import Context, Selection, Strategy
+from al_cli.strategies.selection import (
+    candidate_positions,
+    check_candidates,
+    check_selection,
+    picked,
+    select_batch,
+    top_k,
+)
+from al_cli.threads import one_thread
 
 
 def expected_gradient_length(probs: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
@@ -30,14 +36,15 @@ def expected_gradient_length(probs: torch.Tensor, h: torch.Tensor) -> torch.Tens
 
 def kmeanspp_gradients(
     probs: torch.Tensor, h: torch.Tensor, k: int, generator: torch.Generator
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """k-means++ seeding (Arthur & Vassilvitskii 2007) on BADGE's gradient embeddings.
 
     The embedding of input i is g_i = a_i outer h_i with a_i = p_i - e_{argmax p_i} (Ash et al.
     2020). It is never formed: ||g_i - g_j||^2 = ||a_i||^2 ||h_i||^2 + ||a_j||^2 ||h_j||^2
     - 2 (a_i . a_j)(h_i . h_j), so each pick costs O(N (C + D)) and memory stays O(N (C + D)).
     The first center is the largest gradient; each next one is drawn with probability
-    proportional to its squared distance to the nearest chosen center.
+    proportional to its squared distance to the nearest chosen center. Returns the picks and,
+    as their scores, that squared distance when each was drawn (the first: its squared norm).
     """
     a = probs.double() - torch.nn.functional.one_hot(probs.argmax(1), probs.shape[1]).double()
     h = h.double()
@@ -46,6 +53,7 @@ def kmeanspp_gradients(
     chosen = torch.zeros(n, dtype=torch.bool, device=sq.device)
     d2 = torch.full_like(sq, float("inf"))
     picks = [int(top_k(sq, 1, generator)[0])]
+    scores = [float(sq[picks[0]])]
     with one_thread():  # memory-bound passes: threads gain little, and lose much on busy cores
         for _ in range(k - 1):
             j = picks[-1]
@@ -56,48 +64,51 @@ def kmeanspp_gradients(
             if not weights.sum() > 0:  # every remaining input duplicates a center: uniform
                 weights = (~chosen).double().cpu()
             picks.append(int(torch.multinomial(weights, 1, generator=generator)))
-    return np.asarray(picks, dtype=np.int64)
+            scores.append(float(d2[picks[-1]]))
+    return np.asarray(picks, dtype=np.int64), np.asarray(scores)
 
 
 def last_layer_view(ctx: Context, pos: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """The softmax of the last layer ``[n, C]`` and its inputs ``[n, D(+1)]`` at ``pos``."""
     layer = ctx.learner.last_layer()
-    h = augment(ctx.learner.embed(ctx.unlabeled_x[pos]), layer)
+    h = layer_inputs(ctx.learner.embed(ctx.unlabeled_x[pos]), layer)
     return torch.softmax(h @ layer_weights(layer).T, dim=1), h
 
 
-class EGLStrategy:
+class EGLStrategy(Strategy):
     """Expected Gradient Length: the inputs whose label would change the last layer most."""
 
     needs = frozenset({"embed", "last_layer"})
 
-    def __init__(self, cfg: DictConfig):
-        check_acquisition(cfg, "egl")
-        check_selection(cfg.selection, cfg.temperature)
-        self.selection, self.temperature = cfg.selection, float(cfg.temperature)
-        self.candidates = check_candidates(cfg)
+    def __init__(
+        self, selection: str = "topk", temperature: float = 1.0, candidates: int | None = None
+    ):
+        check_selection(selection, temperature)
+        self.selection, self.temperature = selection, float(temperature)
+        self.candidates = check_candidates(candidates)
 
-    def select(self, ctx: Context, k: int) -> np.ndarray:
+    def select(self, ctx: Context, k: int) -> Selection:
         pos = candidate_positions(len(ctx.unlabeled_x), self.candidates, ctx.rng, k)
         scores = expected_gradient_length(*last_layer_view(ctx, pos))
-        return pos[select_batch(scores, k, self.selection, self.temperature, ctx.generator)]
+        chosen = select_batch(scores, k, self.selection, self.temperature, ctx.generator)
+        return picked(pos, scores, chosen)
 
-    def describe(self) -> dict[str, object]:
+    def describe(self) -> dict[str, str]:
         return {"acquisition": "egl", "selection": self.selection}
 
 
-class BadgeStrategy:
+class BadgeStrategy(Strategy):
     """BADGE: a batch both uncertain (large gradient) and diverse (k-means++ seeding)."""
 
     needs = frozenset({"embed", "last_layer"})
 
-    def __init__(self, cfg: DictConfig):
-        check_acquisition(cfg, "badge")
-        self.candidates = check_candidates(cfg)
+    def __init__(self, candidates: int | None = None):
+        self.candidates = check_candidates(candidates)
 
-    def select(self, ctx: Context, k: int) -> np.ndarray:
+    def select(self, ctx: Context, k: int) -> Selection:
         pos = candidate_positions(len(ctx.unlabeled_x), self.candidates, ctx.rng, k)
-        return pos[kmeanspp_gradients(*last_layer_view(ctx, pos), k, ctx.generator)]
+        chosen, scores = kmeanspp_gradients(*last_layer_view(ctx, pos), k, ctx.generator)
+        return Selection(pos[chosen], scores)
 
-    def describe(self) -> dict[str, object]:
+    def describe(self) -> dict[str, str]:
         return {"acquisition": "badge", "selection": "kmeans++"}

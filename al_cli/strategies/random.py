@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import numpy as np
-from omegaconf import DictConfig
-
-from al_cli.config import ConfigError
-from al_cli.strategies.base import Context
+from al_cli.strategies.base import Context, Selection, Strategy
+from al_cli.strategies.selection import candidate_positions, check_candidates
 
 
-class RandomStrategy:
-    needs: frozenset[str] = frozenset()
+class RandomStrategy(Strategy):
+    def __init__(self, candidates: int | None = None):
+        self.candidates = check_candidates(candidates)
 
-    def __init__(self, cfg: DictConfig):
-        if cfg.acquisition != "random":
-            raise ConfigError(
-                f"strategy.acquisition={cfg.acquisition} has no effect with strategy=random; "
-                f"pick a scoring strategy instead (e.g. strategy=entropy)"
-            )
+    def select(self, ctx: Context, k: int) -> Selection:
+        pos = candidate_positions(len(ctx.unlabeled_x), self.candidates, ctx.rng, k)
+        return Selection(pos[ctx.rng.choice(len(pos), size=k, replace=False)])
 
-    def select(self, ctx: Context, k: int) -> np.ndarray:
-        return ctx.rng.choice(len(ctx.unlabeled_x), size=k, replace=False)
-
-    def describe(self) -> dict[str, object]:
+    def describe(self) -> dict[str, str]:
         return {"acquisition": "random", "selection": "random"}

@@ -2,50 +2,43 @@
 
 from __future__ import annotations
 
-import numpy as np
-from omegaconf import DictConfig
-
-from al_cli.config import ConfigError
-from al_cli.strategies.base import Context
+from al_cli.errors import check_choice
+from al_cli.strategies.base import Context, Selection, Strategy
 from al_cli.strategies.scores import ACQUISITIONS, NEED_SEVERAL_SAMPLES
-from al_cli.strategies.selection import candidate_positions, check_selection, select_batch
+from al_cli.strategies.selection import (
+    candidate_positions,
+    check_candidates,
+    check_selection,
+    picked,
+    select_batch,
+)
 
 
-def check_candidates(cfg: DictConfig) -> int | None:
-    if cfg.candidates is None:
-        return None
-    if not isinstance(cfg.candidates, int) or cfg.candidates <= 0:
-        raise ConfigError(
-            f"strategy.candidates={cfg.candidates!r} must be a positive integer or null (all)"
-        )
-    return int(cfg.candidates)
+class ScoringStrategy(Strategy):
+    """Scores ``acquisition`` over the posterior's samples, streamed over the pool."""
 
+    def __init__(
+        self,
+        acquisition: str,
+        selection: str = "topk",
+        temperature: float = 1.0,
+        candidates: int | None = None,
+    ):
+        check_choice("strategy.acquisition", acquisition, ACQUISITIONS)
+        check_selection(selection, temperature, acquisition)
+        self.acquisition = acquisition
+        self.score = ACQUISITIONS[acquisition]
+        self.selection = selection
+        self.temperature = float(temperature)
+        self.candidates = check_candidates(candidates)
+        several = acquisition in NEED_SEVERAL_SAMPLES
+        self.needs = frozenset({"samples", "multiple_samples"} if several else {"samples"})
 
-class ScoringStrategy:
-    """Scores ``strategy.acquisition`` over the posterior's samples, streamed over the pool."""
-
-    def __init__(self, cfg: DictConfig):
-        if cfg.acquisition not in ACQUISITIONS:
-            raise ConfigError(
-                f"strategy.acquisition={cfg.acquisition!r} is not known; choose one of "
-                f"{', '.join(sorted(ACQUISITIONS))}"
-            )
-        check_selection(cfg.selection, cfg.temperature, cfg.acquisition)
-        self.acquisition = cfg.acquisition
-        self.score = ACQUISITIONS[cfg.acquisition]
-        self.selection = cfg.selection
-        self.temperature = float(cfg.temperature)
-        self.candidates = check_candidates(cfg)
-        self.needs = frozenset(
-            {"samples", "multiple_samples"}
-            if cfg.acquisition in NEED_SEVERAL_SAMPLES
-            else {"samples"}
-        )
-
-    def select(self, ctx: Context, k: int) -> np.ndarray:
+    def select(self, ctx: Context, k: int) -> Selection:
         pos = candidate_positions(len(ctx.unlabeled_x), self.candidates, ctx.rng, k)
         scores = ctx.learner.map_samples(ctx.unlabeled_x[pos], self.score)
-        return pos[select_batch(scores, k, self.selection, self.temperature, ctx.generator)]
+        chosen = select_batch(scores, k, self.selection, self.temperature, ctx.generator)
+        return picked(pos, scores, chosen)
 
-    def describe(self) -> dict[str, object]:
+    def describe(self) -> dict[str, str]:
         return {"acquisition": self.acquisition, "selection": self.selection}

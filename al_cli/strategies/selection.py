@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from al_cli.config import ConfigError
+from al_cli.errors import UserError, unknown
+from al_cli.strategies.base import Selection
 
 SELECTIONS = ("topk", "power", "softmax", "softrank")
 
@@ -55,7 +56,7 @@ def log_weights(scores: torch.Tensor, selection: str, temperature: float) -> tor
     # power
     scale = float(scores.abs().max()) if len(scores) else 0.0
     if len(scores) and float(scores.min()) < -POWER_TOLERANCE * max(scale, 1e-12):
-        raise ConfigError(
+        raise UserError(
             f"strategy.selection=power needs non-negative scores, but got {float(scores.min()):.3g}"
             f"; use strategy.selection=softmax or softrank with this acquisition"
         )
@@ -81,20 +82,34 @@ def select_batch(
         return top_k(scores, k, generator)
     if selection in SELECTIONS:
         return stochastic_k(scores, k, selection, temperature, generator)
-    raise ConfigError(
-        f"strategy.selection={selection!r} is not known; choose one of {', '.join(SELECTIONS)}"
-    )
+    unknown("strategy.selection", selection, SELECTIONS)
+
+
+def picked(pos: np.ndarray, scores: torch.Tensor, chosen: np.ndarray) -> Selection:
+    """The ``chosen`` positions into ``scores`` as a Selection over pool positions ``pos``."""
+    values = scores.detach().cpu().double().numpy()
+    return Selection(pos[chosen], values[chosen])
 
 
 def check_selection(selection: str, temperature: float, acquisition: str | None = None) -> None:
+    """Refuse a selection that cannot work with this acquisition, before any training."""
     if selection == "power" and acquisition in NEGATIVE_BY_DESIGN:
-        raise ConfigError(
+        raise UserError(
             f"strategy.selection=power needs non-negative scores, but strategy.acquisition="
             f"{acquisition} is negative by design; use strategy.selection=softmax or softrank"
         )
     if selection not in SELECTIONS:
-        raise ConfigError(
-            f"strategy.selection={selection!r} is not known; choose one of {', '.join(SELECTIONS)}"
-        )
+        unknown("strategy.selection", selection, SELECTIONS)
     if not temperature > 0:
-        raise ConfigError(f"strategy.temperature={temperature} must be positive")
+        raise UserError(f"strategy.temperature={temperature} must be positive")
+
+
+def check_candidates(candidates: int | None) -> int | None:
+    """``strategy.candidates``: a positive integer, or None for the whole unlabeled pool."""
+    if candidates is None:
+        return None
+    if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates <= 0:
+        raise UserError(
+            f"strategy.candidates={candidates!r} must be a positive integer or null (all)"
+        )
+    return int(candidates)

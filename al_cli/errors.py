@@ -1,0 +1,27 @@
+"""The one exception for mistakes a user can fix, and the shape of its most common message.
+
+``al run`` turns a ``UserError`` into one line on stderr and exit status 2 (in a sweep, the job
+fails alone); anything else is a bug and keeps its traceback. A user error need not come from
+the config: a diverged loss, a full disk or a lack of memory are user errors too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import NoReturn
+
+
+class UserError(Exception):
+    """A mistake the user can fix (a setting, a file, the machine); shown as one line."""
+
+
+def unknown(key: str, value: object, choices: Iterable[str]) -> NoReturn:
+    """Raise the standard refusal for a value that is not one of ``choices``."""
+    raise UserError(f"{key}={value!r} is not known; choose one of {', '.join(sorted(choices))}")
+
+
+def check_choice(key: str, value: object, choices: Iterable[str]) -> None:
+    """Refuse ``value`` unless it is one of ``choices``."""
+    choices = list(choices)
+    if value not in choices:
+        unknown(key, value, choices)
