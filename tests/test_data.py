@@ -14,9 +14,9 @@ import scipy.io
 import torch
 from PIL import Image
 
-from al_cli.errors import UserError
 from al_cli.data import load_dataset, place_inputs
 from al_cli.data.images import CropFlip
+from al_cli.errors import UserError
 from tests.conftest import compose_config, read_csv, refused, run_al
 
 TINY = [

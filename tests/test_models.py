@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from al_cli.errors import UserError
 from al_cli.data.images import CropFlip
+from al_cli.errors import UserError
 from al_cli.posteriors import network_factory
 from al_cli.trainer import train_network
 from tests.conftest import compose_config

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from al_cli.errors import UserError
 from al_cli.data import Oracle, Pool
+from al_cli.errors import UserError
 
 
 def test_oracle_reveals_each_index_once():
