@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import textwrap
 import warnings
 import zlib
 from collections.abc import Callable
@@ -81,6 +82,11 @@ BOUNDS = {"accuracy": (0.0, 1.0), "ece": (0.0, 1.0), "nll": (0.0, np.inf), "seco
 seeds is wide enough to leave [0, 1])."""
 LEGEND_INSIDE = 5
 """Up to this many legend entries the legend sits inside the axes, else below them."""
+LEGEND_WIDTH = 70
+"""Characters per legend line; a longer label (many settings differ) wraps, and the legend
+moves below the axes."""
+LEGEND_LINE_INCHES = 0.17
+"""The height a legend below the axes adds to the figure, per line of text."""
 
 
 def strategy_colour(strategy: str) -> str:
@@ -150,7 +156,8 @@ def legend_label(line: Line, extra: list[str]) -> str:
         more = len(line.merged_over) - MERGED_SHOWN
         merged = [f"merged over {shown}" + (f" and {more} more" if more > 0 else "")]
     parts = [*line.details, *extra, *merged]
-    return line.identity["strategy"] + (f" ({', '.join(parts)})" if parts else "")
+    label = line.identity["strategy"] + (f" ({', '.join(parts)})" if parts else "")
+    return textwrap.fill(label, LEGEND_WIDTH, subsequent_indent="    ", break_long_words=False)
 
 
 def seeds_text(line: Line) -> list[str]:
@@ -178,21 +185,30 @@ def mark_target(
 
 
 def add_legend(fig: Figure, ax: Axes, entries: int, title: str) -> None:
-    if entries <= LEGEND_INSIDE:
+    """Inside the axes for a few one-line entries; else below them, in two columns, or in one
+    when a label wraps: then the figure is made taller by the legend's height."""
+    handles, labels = ax.get_legend_handles_labels()
+    wrapped = any("\n" in label for label in labels)
+    if entries <= LEGEND_INSIDE and not wrapped:
         legend = ax.legend(title=title, fontsize="small", title_fontsize="small")
         legend.get_frame().set_alpha(0.9)
-    else:
-        handles, labels = ax.get_legend_handles_labels()
-        fig.legend(
-            handles,
-            labels,
-            loc="outside lower center",
-            ncols=2,
-            title=title,
-            fontsize="small",
-            title_fontsize="small",
-            frameon=False,
-        )
+        return
+    ncols = 1 if wrapped else 2
+    if wrapped:  # long labels: a taller figure, so the axes keep their height
+        rows = [labels[i : i + ncols] for i in range(0, len(labels), ncols)]
+        text_lines = 1 + sum(max(label.count("\n") + 1 for label in row) for row in rows)
+        width, height = fig.get_size_inches()
+        fig.set_size_inches(width, height + LEGEND_LINE_INCHES * text_lines)
+    fig.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncols=ncols,
+        title=title,
+        fontsize="small",
+        title_fontsize="small",
+        frameon=False,
+    )
 
 
 def draw(
@@ -242,12 +258,10 @@ def draw(
         ax.margins(x=0.01)
     entries = len(lines)
     if target is not None and not time:
-        axes[0].axhline(target, color="0.4", lw=1, ls=":", label=f"target {target:g}")
-        axes[0].plot([], [], "o", color="0.4", ms=6, label="where the median seed reaches it")
-        entries += 2
-        if marks:
-            axes[0].plot([], [], ">", color="0.4", ms=6, label="some seeds never reach it")
-            entries += 1
+        marks_text = "●: median seed reaches it" + (", ▶: some seeds never do" if marks else "")
+        label = f"target {target:g} ({marks_text})"
+        axes[0].axhline(target, color="0.4", lw=1, ls=":", label=label)
+        entries += 1
     add_legend(fig, axes[0], entries, f"mean over seeds, {BANDS[band]}")
     return fig
 
