@@ -121,6 +121,16 @@ def rank_lines(lines: list[Line], metric: str) -> list[Line]:
     return sorted(lines, key=key)
 
 
+def paired_columns(time: bool) -> list[str]:
+    """The columns a comparison with the baseline adds, in order (before ``note``)."""
+    primary = "total" if time else "auc"
+    columns = ["baseline", "pairs", f"{primary}_diff", f"{primary}_diff_low"]
+    columns += [f"{primary}_diff_high", "p_value", "wins", "ties", "losses"]
+    if not time:
+        columns += ["final_diff", "final_diff_low", "final_diff_high", "final_p_value"]
+    return columns
+
+
 def comparison_columns(
     comparison: Comparison, line: Line, metric: str, lower: bool
 ) -> dict[str, object]:
@@ -187,6 +197,10 @@ def summary_table(
                 row["note"] = "baseline" if is_base else f"not compared: {reasons[i]}"
         rows.append(row)
     table = pd.DataFrame(rows)
+    if comparisons is not None:  # the same columns whether or not any line was compared
+        for column in paired_columns(time):
+            if column not in table:
+                table[column] = math.nan
     for column in COUNTS:  # integers, blank where a line has none (not 6.0 and NaN)
         if column in table:
             table[column] = table[column].astype("Int64")
