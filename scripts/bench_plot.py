@@ -1,8 +1,11 @@
 """How long ``al plot`` takes, measured side by side with importing torch (which it never does).
 
-Writes synthetic learning curves in the documented schema (a small sweep and a large one),
-then times, best of ``--repeats``: ``python -c 'import torch'``, ``al plot --help``, and
-``al plot`` on each sweep. Prints each time and its ratio to the torch import.
+Writes synthetic learning curves in the documented schema, each with a run.json holding its
+config (a small sweep and a large one; the first strategy is ``random``, so ``al plot`` pairs
+every other line with it and computes the paired statistics), then times, best of
+``--repeats``: ``python -c 'import torch'``, ``al plot --help``, ``al plot`` on each sweep,
+and on the large one without the paired statistics (``--baseline none``: no scipy import, no
+difference figure). Prints each time and its ratio to the torch import.
 
     python scripts/bench_plot.py --repeats 3
 """
@@ -10,6 +13,7 @@ then times, best of ``--repeats``: ``python -c 'import torch'``, ``al plot --hel
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
@@ -28,16 +32,17 @@ def write_sweep(root: Path, strategies: int, seeds: int, rounds: int) -> None:
     """``strategies x seeds`` runs of ``rounds`` rows, with rising accuracies."""
     rng = np.random.default_rng(0)
     for s in range(strategies):
+        name = "random" if s == 0 else f"strategy_{s}"
         for seed in range(seeds):
             acc = np.sort(rng.uniform(0.3, 0.95, rounds))
             rows = [
                 {
                     "dataset": "digits",
                     "model": "mlp",
-                    "strategy": f"strategy_{s}",
+                    "strategy": name,
                     "posterior": "deterministic",
                     "posterior_samples": 1,
-                    "acquisition": f"strategy_{s}",
+                    "acquisition": name,
                     "selection": "topk",
                     "seed": seed,
                     "round": r,
@@ -51,10 +56,12 @@ def write_sweep(root: Path, strategies: int, seeds: int, rounds: int) -> None:
                 }
                 for r in range(rounds)
             ]
-            folder = root / f"strategy_{s}" / f"seed{seed}"
+            folder = root / name / f"seed{seed}"
             folder.mkdir(parents=True)
             (folder / "learning_curve.csv").write_text(csv_text(rows, CURVE_COLUMNS))
-            (folder / "run.json").write_text('{"status": "finished", "config": {}}\n')
+            config = {"seed": seed, "strategy": {"name": name}, "trainer": {"lr": 0.001}}
+            info = {"status": "finished", "config": config}
+            (folder / "run.json").write_text(json.dumps(info) + "\n")
 
 
 def best_wall(command: list[str], repeats: int) -> float:
@@ -79,6 +86,13 @@ def main() -> None:
             "al plot --help": [AL, "plot", "--help"],
             "al plot, 15 runs (3 strategies x 5 seeds)": [AL, "plot", str(root / "small")],
             "al plot, 500 runs (10 strategies x 50 seeds)": [AL, "plot", str(root / "large")],
+            "al plot --baseline none, 500 runs": [
+                AL,
+                "plot",
+                str(root / "large"),
+                "--baseline",
+                "none",
+            ],
         }
         base = None
         print(f"{'command':48s} {'seconds':>8s} {'/ torch import':>15s}")

@@ -8,8 +8,11 @@ are parsed, so ``--help`` and argument errors answer at once.
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 BANDS = {
     "sem": "±1 standard error",
@@ -28,23 +31,37 @@ DESCRIPTION = """\
 Learning curves and a comparison table from the runs below PATH(s).
 
 Every learning_curve.csv below the given folders is read (single runs and multiruns alike, at
-any depth). Runs with the same dataset, model, strategy, posterior, posterior_samples,
-acquisition and selection (and any --group-by key) and the same n_labeled grid are averaged
-over seeds; runs whose grids differ are kept apart, with a warning. Runs whose run.json status
-is not 'finished' are included and marked partial.
+any depth). A line is one experiment: the runs whose configs (run.json) differ only in their
+seed, on the same n_labeled grid; runs without a run.json are grouped by the CSV's dataset,
+model, strategy, posterior, posterior_samples, acquisition and selection. Lines of one
+strategy are named by the settings that differ between them ("random (trainer.lr=0.01)").
+Runs whose grids differ are kept apart, with a warning; runs whose run.json status is not
+'finished' are included and marked partial.
 
-Writes one figure per dataset and model, <dataset>_<model>_<metric>.<format>, and summary.csv
-(summary.md with --markdown) to --out, and prints the table: per strategy the number of seeds,
-the final metric (mean ± std over seeds, ddof=1), the normalised area under the learning curve
-(trapezoid area over n_labeled divided by the labeled range, in the metric's units) and, with
---target, the labels needed to first reach the target. Strategies are sorted by that area;
-for test_nll, test_ece and *_seconds lower is better."""
+Writes one figure per dataset and model, <dataset>_<model>_<metric>.<format>, and
+summary_<metric>.csv and summary_<metric>.md to --out, and prints the table: per line the
+seeds, the final metric (mean ± std over seeds, ddof=1), the normalised area under the
+learning curve (AUC: trapezoid area over n_labeled divided by the labeled range, in the
+metric's units) and, with --target, the labels needed to first reach the target (median
+[min, max] over seeds; a seed that never reaches it counts as more than the last n_labeled).
+Lines are sorted by AUC; for test_nll, test_ece and *_seconds lower is better. A time metric
+(*_seconds) is summed per run instead: its total, and a cumulative curve beside the per-round
+one.
+
+Against the baseline (random where there is a random line), every other line is paired by
+seed with the baseline line that shares its other settings: the mean paired difference in AUC
+and in the final metric with a 95% Student-t interval, p_value (two-sided Wilcoxon
+signed-rank test on the AUC differences; "n too small" below 6 pairs, where no p can reach
+0.05), and wins, ties, losses; and a second figure, <dataset>_<model>_<metric>_vs_<baseline>,
+shows each line's paired difference against labels."""
 
 EPILOG = """\
 examples:
   al plot results/
+  al plot results/ --target 0.9 --baseline random
   al plot results/ --metric test_nll --target 0.5 --out figures/ --format png,pdf
-  al plot results/ --group-by trainer.lr --band ci95 --markdown"""
+  al plot results/ --metric train_seconds --baseline none
+  al plot results/ --group-by trainer.lr --band ci95"""
 
 
 def formats(text: str) -> list[str]:
@@ -68,8 +85,25 @@ def positive_int(text: str) -> int:
     return value
 
 
+def finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Argument errors as one line (``al plot: error: ...``) and exit 2, without the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see al plot --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="al plot",
         description=DESCRIPTION,
         epilog=EPILOG,
@@ -99,17 +133,24 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--target",
-        type=float,
+        type=finite_float,
         help="report the labels needed to first reach this metric value (at or above it; at "
         "or below for lower-is-better metrics), and draw it",
+    )
+    p.add_argument(
+        "--baseline",
+        metavar="NAME",
+        help="the strategy every other line is paired with, seed by seed (default: random, "
+        "where there is a random line); 'none' for no paired statistics",
     )
     p.add_argument(
         "--group-by",
         action="append",
         default=[],
         metavar="KEY",
-        help="also split lines by this config key from each run's run.json (e.g. "
-        "trainer.lr, budget.query_size) or CSV column; repeat or comma-separate for several",
+        help="group runs by the CSV's identity columns and this config key from each run's "
+        "run.json (e.g. trainer.lr) or CSV column, merging runs that differ in other settings "
+        "(the table's merged_over column names them); repeat or comma-separate for several",
     )
     p.add_argument(
         "--out",
@@ -122,7 +163,11 @@ def parser() -> argparse.ArgumentParser:
         default=["png"],
         help=f"figure formats, comma-separated, from {', '.join(FORMATS)} (default: png)",
     )
-    p.add_argument("--markdown", action="store_true", help="also write summary.md")
+    p.add_argument(
+        "--markdown",
+        action="store_true",
+        help="accepted for older scripts: summary_<metric>.md is always written",
+    )
     p.add_argument(
         "--dpi", type=positive_int, default=150, help="PNG resolution (default: 150, 1050x675)"
     )
@@ -137,10 +182,26 @@ def warn(message: str) -> None:
     print(f"al plot: warning: {message}", file=sys.stderr)
 
 
+def resolve_baseline(requested: str | None, strategies: set[str]) -> str | None:
+    """The baseline strategy: as asked, or random where present; None for no comparisons."""
+    if requested is None:
+        return "random" if "random" in strategies else None
+    if requested.lower() == "none":
+        return None
+    if requested not in strategies:
+        choices = ", ".join(sorted(strategies))
+        raise PlotError(
+            f"--baseline {requested}: no line has this strategy; choose from {choices}, or none"
+        )
+    return requested
+
+
 def plot(args: argparse.Namespace) -> None:
-    """Read, group, rank, draw and tabulate; raises PlotError for a mistake the user can fix."""
+    """Read, group, rank, compare, draw and tabulate; raises PlotError for a mistake the user
+    can fix."""
     from al_cli.files import atomic_write_text
     from al_cli.plot.figures import write_figures
+    from al_cli.plot.paired import compare_lines
     from al_cli.plot.runs import find_curves, group_lines, load_runs, name_lines
     from al_cli.plot.summary import format_markdown, format_text, rank_lines, summary_table
 
@@ -160,20 +221,47 @@ def plot(args: argparse.Namespace) -> None:
     if out.exists() and not out.is_dir():
         raise PlotError(f"--out {out} is a file; give a folder")
 
-    lines = group_lines(runs, warn)
+    if args.target is not None and args.metric.endswith("_seconds"):
+        warn(f"--target is not used for {args.metric}: a time is summed per run, not reached")
+    lines = group_lines(runs, warn, by_config=not group_by)
     name_lines(lines)
+    baseline = resolve_baseline(args.baseline, {line.identity["strategy"] for line in lines})
     lines = rank_lines(lines, args.metric)
-    table = summary_table(lines, args.metric, args.target)
-
-    out.mkdir(parents=True, exist_ok=True)
-    figures = write_figures(
-        lines, out, args.metric, args.x, args.band, args.target, args.format, args.dpi
+    comparisons = reasons = None
+    if baseline:
+        comparisons, reasons = compare_lines(lines, baseline)
+        missing = [f"{line.label}: {r}" for line, r in zip(lines, reasons, strict=True) if r]
+        if missing:
+            warn(
+                f"no paired statistics against {baseline} for {len(missing)} line(s): "
+                + "; ".join(missing)
+            )
+    table = summary_table(
+        lines, args.metric, args.target, comparisons, reasons, merged=bool(group_by)
     )
-    atomic_write_text(out / "summary.csv", table.to_csv(index=False))
-    written = [*figures, out / "summary.csv"]
-    if args.markdown:
-        atomic_write_text(out / "summary.md", format_markdown(table))
-        written.append(out / "summary.md")
+
+    stem = f"summary_{args.metric}"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        figures = write_figures(
+            lines,
+            out,
+            args.metric,
+            args.x,
+            args.band,
+            args.target,
+            args.format,
+            args.dpi,
+            comparisons,
+            baseline,
+        )
+        atomic_write_text(out / f"{stem}.csv", table.to_csv(index=False))
+        atomic_write_text(out / f"{stem}.md", format_markdown(table))
+    except OSError as err:
+        raise PlotError(
+            f"cannot write to --out {out} ({err.strerror or err}); give a folder you can write"
+        ) from None
+    written = [*figures, out / f"{stem}.csv", out / f"{stem}.md"]
     print(format_text(table))
     print(f"al plot: {len(runs)} runs, {len(lines)} lines; wrote {', '.join(map(str, written))}")
 
@@ -186,4 +274,6 @@ def main(argv: list[str] | None = None) -> int:
     except PlotError as err:
         print(f"al plot: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # 'al plot ... | head': the files are written; stop printing
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0

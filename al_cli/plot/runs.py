@@ -1,15 +1,21 @@
 """Finding, reading and grouping the runs below a results folder.
 
 A run is one ``learning_curve.csv`` (and the ``run.json`` beside it, when there is one). Runs
-are found by file name at any depth, never by folder name, so any run-folder layout works. Runs
-that share an identity (dataset, model, strategy, posterior, ..., and any ``--group-by`` key)
-and the same ``n_labeled`` grid become one line: their metric is averaged over seeds.
+are found by file name at any depth, never by folder name, so any run-folder layout works.
+
+A line is one experiment: runs that differ only in their seed. Runs are grouped by their
+config id (``run.json["config_hash"]``, or a hash of ``run.json["config"]`` without the keys
+that never change results), and by the CSV's identity columns where there is no run.json;
+never by a subset of the settings. ``--group-by KEY`` instead groups by the identity columns
+and KEY, merging runs that differ in other settings, and each line records which ones. Runs of
+one group whose ``n_labeled`` grids differ stay separate lines.
 """
 
 from __future__ import annotations
 
 import csv
 import difflib
+import hashlib
 import io
 import json
 from collections.abc import Callable
@@ -29,8 +35,18 @@ IDENTITY = CURVE_COLUMNS[: CURVE_COLUMNS.index("seed")]
 before ``seed`` in the schema. Those a CSV lacks are left out of its identity."""
 REQUIRED = ["dataset", "model", "strategy", "seed", "round", "n_labeled"]
 NOT_METRICS = {*IDENTITY, "seed", "round", "n_labeled"}
+EMPTY_LAST_QUERY = "query_seconds"
+"""The last row of a finished run trains and evaluates but selects nothing: its query time is
+not a measurement, and is read as missing (NaN) rather than 0."""
 MISSING = "n/a"
 """The value of a ``--group-by`` key that a run does not have."""
+UNSET = "unset"
+"""The value of a config key that one run's config has and another's lacks."""
+NOT_SETTINGS = ("hydra", "paths", "resume", "deterministic", "seed", "threads", "logger")
+"""Top-level config keys that never change a run's results: left out of its config id."""
+STRATEGY_NODES = ("strategy", "posterior", "acquisition", "selection")
+"""Config nodes (and CSV columns, with ``posterior_samples``) that say how a line queries;
+every other setting must match for two lines to be paired against each other."""
 
 
 class BadCurve(Exception):
@@ -49,6 +65,10 @@ class Run:
     values: np.ndarray
     status: str
     """``finished``, ``running`` or ``failed`` from run.json; ``unknown`` without one."""
+    config_id: str | None = None
+    """``run.json["config_hash"]``, else ``config_id(run.json["config"])``; None without them."""
+    settings: dict[str, str] | None = None
+    """The flattened config without ``NOT_SETTINGS`` (``trainer.lr -> '0.01'``); None without."""
 
     @property
     def partial(self) -> bool:
@@ -58,13 +78,30 @@ class Run:
 
 @dataclass
 class Line:
-    """Runs averaged together: the same identity and the same ``n_labeled`` grid."""
+    """Runs averaged together: one experiment over seeds, on one ``n_labeled`` grid."""
 
     identity: dict[str, str]
+    """The CSV's identity columns and any ``--group-by`` keys."""
     runs: list[Run]
     grid_split: bool = False
     """True when runs of this identity had other grids too (kept apart as other lines)."""
     label: str = field(default="", compare=False)
+    details: list[str] = field(default_factory=list, compare=False)
+    """What tells this line apart from others of its strategy (``trainer.lr=0.01``)."""
+    config_id: str | None = None
+    """The runs' config id; None when grouped by columns (no run.json, or ``--group-by``)."""
+    merged_over: list[str] = field(default_factory=list)
+    """With ``--group-by``: the config keys whose values differ between this line's runs."""
+
+    @property
+    def settings(self) -> dict[str, str]:
+        """The flattened config of a line grouped by config id, else its identity columns."""
+        settings = self.runs[0].settings
+        return settings if self.by_config and settings is not None else self.identity
+
+    @property
+    def by_config(self) -> bool:
+        return bool(self.config_id) and self.runs[0].settings is not None
 
     @property
     def n_labeled(self) -> np.ndarray:
@@ -161,11 +198,46 @@ def config_keys(config: Any) -> list[str]:
 
 
 def as_label(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def flat_settings(config: dict[str, Any]) -> dict[str, str]:
+    """Every leaf of a config without ``NOT_SETTINGS``, dotted, its value as a label."""
+    out: dict[str, str] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict) and node:
+            for name, sub in node.items():
+                walk(sub, f"{prefix}{name}.")
+        else:
+            out[prefix[:-1]] = as_label(node)
+
+    walk({k: v for k, v in config.items() if k not in NOT_SETTINGS}, "")
+    return out
+
+
+def config_id(config: dict[str, Any]) -> str:
+    """Eight hex digits of every setting but ``NOT_SETTINGS``: the id of a run.json that has
+    no ``config_hash`` (older runs)."""
+    rest = {k: v for k, v in config.items() if k not in NOT_SETTINGS}
+    blob = json.dumps(rest, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:8]
+
+
+def run_config(info: dict[str, Any] | None) -> tuple[str | None, dict[str, str] | None]:
+    """A run's config id and flattened settings from its run.json (None, None without)."""
+    config = info.get("config") if info else None
+    config = config if isinstance(config, dict) else None
+    given = info.get("config_hash") if info else None
+    if isinstance(given, str) and given:
+        cid = given
+    else:
+        cid = config_id(config) if config is not None else None
+    return cid, flat_settings(config) if config is not None else None
 
 
 def numeric(table: pd.DataFrame, column: str) -> np.ndarray:
-    values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float)
+    values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float, copy=True)
     bad = np.flatnonzero(~np.isfinite(values))
     if len(bad):
         raise BadCurve(f"row {bad[0] + 1} has no number in {column!r} (truncated or corrupt?)")
@@ -200,7 +272,8 @@ def make_run(
     n_labeled = numeric(table, "n_labeled")
     if np.any(np.diff(n_labeled) <= 0):
         raise BadCurve("n_labeled does not increase from row to row")
-    return Run(
+    cid, settings = run_config(info)
+    run = Run(
         path=path,
         identity=identity,
         seed=seed,
@@ -208,7 +281,12 @@ def make_run(
         rounds=numeric(table, "round"),
         values=numeric(table, metric),
         status=str(info.get("status", "unknown")) if info else "unknown",
+        config_id=cid,
+        settings=settings,
     )
+    if metric == EMPTY_LAST_QUERY and not run.partial:
+        run.values[-1] = np.nan  # a finished run's last round selects nothing
+    return run
 
 
 def load_runs(
@@ -266,18 +344,23 @@ def describe_grid(n_labeled: np.ndarray) -> str:
     return f"{len(n_labeled)} points {first}-{last}"
 
 
-def group_lines(runs: list[Run], warn: Callable[[str], None]) -> list[Line]:
-    """Average runs with the same identity and identical ``n_labeled`` grids.
+def group_lines(runs: list[Run], warn: Callable[[str], None], by_config: bool = True) -> list[Line]:
+    """One line per experiment and ``n_labeled`` grid: the runs that differ only in their seed.
 
-    Runs of one identity whose grids differ (another budget, or a run cut short) are never
-    averaged together: each grid becomes its own line, with a warning.
+    ``by_config``: runs with a config id are grouped by it (and their identity columns); runs
+    without one by their identity columns. ``by_config=False`` (``--group-by``) groups by the
+    identity columns alone, merging runs that differ in other settings; each line lists them
+    in ``merged_over``. Runs of one group whose grids differ (another budget, or a run cut
+    short) are never averaged together: each grid becomes its own line, with a warning.
     """
-    by_identity: dict[tuple, dict[tuple, list[Run]]] = {}
+    groups: dict[tuple, dict[tuple, list[Run]]] = {}
     for run in runs:
-        grids = by_identity.setdefault(tuple(run.identity.items()), {})
+        key = (tuple(run.identity.items()), run.config_id if by_config else None)
+        grids = groups.setdefault(key, {})
         grids.setdefault(tuple(run.n_labeled.tolist()), []).append(run)
     lines = []
-    for identity, grids in by_identity.items():
+    for (identity, cid), grids in groups.items():
+        name = describe_identity(dict(identity), cid)
         split = len(grids) > 1
         if split:
             parts = "; ".join(
@@ -285,41 +368,71 @@ def group_lines(runs: list[Run], warn: Callable[[str], None]) -> list[Line]:
                 + (f", {sum(x.partial for x in r)} partial" if any(x.partial for x in r) else "")
                 for r in grids.values()
             )
-            warn(
-                f"{describe_identity(dict(identity))}: runs have different n_labeled grids, "
-                f"kept apart ({parts})"
-            )
+            warn(f"{name}: runs have different n_labeled grids, kept apart ({parts})")
         for members in grids.values():
             seeds = [r.seed for r in members]
             repeated = sorted({s for s in seeds if seeds.count(s) > 1})
             if repeated:
                 warn(
-                    f"{describe_identity(dict(identity))}: seed(s) {', '.join(repeated)} appear "
-                    f"in more than one run; each run counts as a seed in the mean"
+                    f"{name}: seed(s) {', '.join(repeated)} appear in more than one run; each "
+                    f"run counts as a seed in the mean and none of them is paired"
                 )
-            lines.append(Line(dict(identity), members, grid_split=split))
+            merged = [] if by_config else differing_keys([r.settings for r in members])
+            lines.append(Line(dict(identity), members, split, config_id=cid, merged_over=merged))
     return lines
 
 
-def describe_identity(identity: dict[str, str]) -> str:
+def differing_keys(settings: list[dict[str, str] | None]) -> list[str]:
+    """The keys whose values differ between these settings (a missing key counts as a value);
+    settings that are None (no run.json) are left out."""
+    known = [s for s in settings if s is not None]
+    keys = dict.fromkeys(k for s in known for k in s)
+    return [k for k in keys if len({s.get(k, UNSET) for s in known}) > 1]
+
+
+def describe_identity(identity: dict[str, str], cid: str | None = None) -> str:
     rest = [f"{k}={v}" for k, v in identity.items() if k not in ("dataset", "model", "strategy")]
+    if cid:
+        rest.append(f"config {cid}")
     head = f"{identity['strategy']} on {identity['dataset']}/{identity['model']}"
     return f"{head} ({', '.join(rest)})" if rest else head
 
 
 def name_lines(lines: list[Line]) -> None:
-    """Give each line its legend name: the strategy, plus what tells it apart from the other
-    lines of the same strategy on the same dataset and model (a key=value, or its grid)."""
+    """Give each line its name: the strategy, plus what tells it apart from the other lines of
+    the same strategy on the same dataset and model (``random (trainer.lr=0.01)``).
+
+    Lines grouped by config are told apart by the config keys whose values differ between them;
+    lines grouped by columns by the identity columns and ``--group-by`` keys that differ. Then
+    come the grid where runs of one group had several, and, for names still shared, the config
+    id (``config 1a2b3c4d``, say for runs of other code versions with the same settings).
+    """
     family: dict[tuple[str, str, str], list[Line]] = {}
     for line in lines:
         i = line.identity
         family.setdefault((i["dataset"], i["model"], i["strategy"]), []).append(line)
     for members in family.values():
-        keys = dict.fromkeys(k for m in members for k in m.identity)
-        keys = [k for k in keys if k not in ("dataset", "model", "strategy")]
-        varying = [k for k in keys if len({m.identity.get(k) for m in members}) > 1]
+        configured = [m for m in members if m.by_config]
+        by_columns = [m for m in members if not m.by_config]
+        config_keys = differing_keys([m.settings for m in configured])
+        column_keys = [
+            k
+            for k in differing_keys([m.identity for m in by_columns])
+            if k not in ("dataset", "model", "strategy")
+        ]
         for line in members:
-            parts = [f"{k}={line.identity.get(k, MISSING)}" for k in varying]
+            if line.by_config:
+                details = [f"{k}={line.settings.get(k, UNSET)}" for k in config_keys]
+            else:
+                details = [f"{k}={line.identity.get(k, MISSING)}" for k in column_keys]
+                if configured:
+                    details.append("no config in run.json" if line.config_id else "no run.json")
             if line.grid_split:
-                parts.append(f"n_labeled {describe_grid(line.n_labeled)}")
-            line.label = line.identity["strategy"] + (f" [{', '.join(parts)}]" if parts else "")
+                details.append(f"n_labeled {describe_grid(line.n_labeled)}")
+            line.details = details
+        names = [tuple(m.details) for m in members]
+        for line, name in zip(members, names, strict=True):
+            if names.count(name) > 1 and line.config_id:
+                line.details.append(f"config {line.config_id}")
+            strategy = line.identity["strategy"]
+            line.label = strategy + (f" ({', '.join(line.details)})" if line.details else "")
