@@ -24,6 +24,7 @@ from hydra.errors import CompactHydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from al_cli.cluster import gpus_wanted, take_over_submitit_sigterm
 from al_cli.config import option_name
 from al_cli.data import Oracle, load_dataset, place_inputs
 from al_cli.errors import UserError
@@ -44,12 +45,6 @@ from al_cli.results import (
 from al_cli.seeding import numpy_rng
 from al_cli.strategies import build_strategy, check_compatible
 from al_cli.trainer import check_trainer
-
-
-def gpus_wanted(device: str) -> int:
-    """GPUs a cluster job asks for: none for ``device=cpu`` or ``mps``, else one."""
-    return 0 if str(device).split(":")[0] in ("cpu", "mps") else 1
-
 
 OmegaConf.register_new_resolver("al_hash", lambda *, _root_: config_hash(_root_), replace=True)
 OmegaConf.register_new_resolver(
@@ -75,7 +70,8 @@ def stop_on_signals() -> Iterator[Callable[[], int | None]]:
     """Turn the first SIGINT or SIGTERM into a stop after the current round; a second one stops
     at once (the checkpoint of the last round is already safe). Yields a function that returns
     the signal received, or None. A handler someone else installed (submitit's checkpoint and
-    requeue) is left in place, and so is everything outside the main thread."""
+    requeue) is left in place, and so is everything outside the main thread; inside a submitit
+    job, where SIGKILL follows SIGTERM within seconds, SIGTERM stops at once."""
     received: list[int] = []
 
     def handler(signum: int, frame: Any) -> None:
@@ -89,11 +85,24 @@ def stop_on_signals() -> Iterator[Callable[[], int | None]]:
             flush=True,
         )
 
+    def stop_now(signum: int, frame: Any) -> None:
+        if signum in received:  # already stopping: a repeat of the same signal
+            return
+        received.insert(0, signum)
+        print(
+            f"al run: {signal.Signals(signum).name} received; stopping now "
+            f"(the scheduler kills the job in seconds)",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise KeyboardInterrupt
+
     previous = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             if signal.getsignal(sig) in (signal.SIG_DFL, signal.default_int_handler):
                 previous[sig] = signal.signal(sig, handler)
+        previous.update(take_over_submitit_sigterm(stop_now))
     try:
         yield lambda: received[0] if received else None
     finally:

@@ -174,10 +174,11 @@ def test_slurm_launcher_defaults():
     from hydra import compose, initialize_config_module
 
     with initialize_config_module(config_module="al_cli.configs", version_base="1.3"):
-        cpu = compose("config", ["hydra/launcher=slurm", "device=cpu"], return_hydra_config=True)
-        gpu = compose("config", ["hydra/launcher=slurm"], return_hydra_config=True)
+        cpu = compose("config", ["hydra/launcher=slurm"], return_hydra_config=True)
+        gpu = compose("config", ["hydra/launcher=slurm", "device=cuda"], return_hydra_config=True)
     assert cpu.hydra.launcher._target_.endswith("SlurmLauncher")
-    assert cpu.hydra.launcher.gpus_per_node == 0 and gpu.hydra.launcher.gpus_per_node == 1
+    # device=auto asks for no GPU (tests/test_slurm.py has the CLI test)
+    assert cpu.hydra.launcher.gpus_per_node is None and gpu.hydra.launcher.gpus_per_node == 1
     assert gpu.hydra.launcher.signal_delay_s > 0 and gpu.hydra.launcher.max_num_timeout > 0
     assert gpu.hydra.launcher.timeout_min >= 60 and gpu.hydra.launcher.array_parallelism > 0
 
