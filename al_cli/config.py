@@ -12,7 +12,7 @@ The schemas are types only: values live in the YAML files. Nothing here imports 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
@@ -62,10 +62,15 @@ class ImageTransforms(Option):
     flip: bool = False
 
 
+NOT_IDENTITY = {"identity": False}
+"""Field metadata of a key that never changes results (where data lie, how many workers
+read them): left out of the run's identity, so moving the data keeps the run folder."""
+
+
 @dataclass
 class TorchvisionDataset(ImageTransforms):
-    root: str = MISSING
-    download: bool = MISSING
+    root: str = field(default=MISSING, metadata=NOT_IDENTITY)
+    download: bool = field(default=MISSING, metadata=NOT_IDENTITY)
 
 
 @dataclass
@@ -76,7 +81,7 @@ class NpzDataset(SplitDataset, ImageTransforms):
 @dataclass
 class ImageFolderDataset(NpzDataset):
     image_size: int = MISSING
-    num_workers: int = MISSING
+    num_workers: int = field(default=MISSING, metadata=NOT_IDENTITY)
 
 
 # -- model ------------------------------------------------------------------------------------
@@ -295,6 +300,14 @@ def register() -> None:
 
 
 register()
+
+
+def not_identity_keys(node: Any) -> set[str]:
+    """Keys of an option whose schema marks them as never changing results."""
+    schema = OmegaConf.get_type(node) if OmegaConf.is_config(node) else None
+    if schema is None or not is_dataclass(schema):
+        return set()
+    return {f.name for f in fields(schema) if f.metadata.get("identity", True) is False}
 
 
 def option_name(node: Any, group: str) -> str:

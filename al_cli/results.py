@@ -19,6 +19,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from al_cli.config import not_identity_keys
 from al_cli.errors import UserError
 from al_cli.files import (  # noqa: F401  (re-exported for callers of results)
     CURVE_COLUMNS,
@@ -34,7 +35,8 @@ VERSIONED_PACKAGES = ["al-cli", "torch", "numpy", "hydra-core", "omegaconf", "sc
 CHECKPOINT = "checkpoint.pt"
 
 NOT_IDENTITY = ("hydra", "paths", "resume", "deterministic")
-"""Top-level keys that never change a run's results, so they are not part of its identity."""
+"""Top-level keys that never change a run's results, so they are not part of its identity.
+Within an option, its schema marks such keys (``config.not_identity_keys``)."""
 
 
 class ResultsNotWritable(UserError):
@@ -52,9 +54,12 @@ def identity_config(cfg: DictConfig) -> dict[str, Any]:
         if key in NOT_IDENTITY:
             continue
         node = cfg[key]
-        out[str(key)] = (
-            OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
-        )
+        if not OmegaConf.is_config(node):
+            out[str(key)] = node
+            continue
+        skip = not_identity_keys(node)
+        value = OmegaConf.to_container(node, resolve=True)
+        out[str(key)] = {k: v for k, v in value.items() if k not in skip}
     return out
 
 

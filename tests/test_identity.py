@@ -1,0 +1,96 @@
+"""A run's identity: the folder a command files its run under, and what the hash covers.
+
+The golden table pins the folder of representative commands. Adding an option, or a key to
+another option, must never move these folders, or finished runs would no longer be skipped
+and unfinished ones no longer resumed after an upgrade. Where a default changes on purpose,
+regenerate the table in one commit that says why (and tell users to run ``al migrate``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_module
+
+import al_cli.app  # noqa: F401  (registers the al_hash and al_name resolvers)
+from al_cli.results import identity_config
+from tests.conftest import FAST, run_al
+
+GOLDEN = [
+    ([], "digits/mlp/random-581fcbaa/seed0"),
+    (["strategy=entropy"], "digits/mlp/entropy-4779328a/seed0"),
+    (["strategy=margin", "seed=3"], "digits/mlp/margin-e450443b/seed3"),
+    (["strategy=bald"], "digits/mlp/bald-b4554de4/seed0"),
+    (["strategy=mc_dropout", "posterior.samples=50"], "digits/mlp/mc_dropout-80596fa1/seed0"),
+    (["strategy=batchbald"], "digits/mlp/batchbald-211844ef/seed0"),
+    (["strategy=qbc"], "digits/mlp/qbc-dc784a5c/seed0"),
+    (["strategy=coreset"], "digits/mlp/coreset-90d7f288/seed0"),
+    (["strategy=eer"], "digits/mlp/eer-7dcf1f64/seed0"),
+    (["strategy=entropy", "posterior=deep_ensemble"], "digits/mlp/entropy-e68fc2d0/seed0"),
+    (
+        ["dataset=synthetic", "strategy=badge", "budget.query_size=10"],
+        "synthetic/mlp/badge-79635b10/seed0",
+    ),
+    (
+        ["dataset=npz", "dataset.path=data/x.npz", "model=cnn", "strategy=bald"],
+        "npz/cnn/bald-82f6a531/seed0",
+    ),
+    (
+        ["dataset=cifar10", "model=resnet18", "strategy=kmeans", "dataset.augment=true"],
+        "cifar10/resnet18/kmeans-da637aba/seed0",
+    ),
+    (["+experiment=gal2017_mnist", "strategy=bald"], "mnist/cnn/bald-04f6a5d5/seed0"),
+    (["trainer.lr=0.01", "trainer.epochs=20"], "digits/mlp/random-3b389752/seed0"),
+]
+
+
+def run_dir(*overrides: str) -> str:
+    with initialize_config_module(config_module="al_cli.configs", version_base="1.3"):
+        cfg = compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
+        return str(cfg.hydra.run.dir)
+
+
+@pytest.mark.parametrize(("overrides", "folder"), GOLDEN, ids=[f for _, f in GOLDEN])
+def test_golden_run_folders(monkeypatch, overrides: list[str], folder: str):
+    monkeypatch.delenv("AL_DATA_DIR", raising=False)
+    assert run_dir(*overrides) == f"results/{folder}"
+
+
+def test_what_never_changes_results_leaves_the_folder_alone(monkeypatch, tmp_path: Path):
+    base = run_dir("dataset=mnist", "model=cnn")
+    for extra in (
+        ["seed=5"],
+        ["paths.results_dir=results", "resume=false", "deterministic=true"],
+        [f"paths.data_dir={tmp_path}"],  # where the data lie
+        ["dataset.download=false"],
+    ):
+        assert run_dir("dataset=mnist", "model=cnn", *extra).replace("seed5", "seed0") == base
+    monkeypatch.setenv("AL_DATA_DIR", str(tmp_path))
+    assert run_dir("dataset=mnist", "model=cnn") == base
+    assert run_dir("dataset=mnist", "model=cnn", "trainer.lr=0.1") != base
+
+
+def test_identity_holds_only_the_chosen_options_keys():
+    from tests.conftest import compose_config
+
+    identity = identity_config(compose_config("strategy=entropy"))
+    assert identity["posterior"] == {
+        "name": "deterministic",
+        "_target_": "al_cli.posteriors.deterministic.Deterministic",
+    }
+    assert set(identity["strategy"]) == {
+        "name", "_target_", "acquisition", "selection", "temperature", "candidates"
+    }  # fmt: skip
+    assert set(identity) == {
+        "seed", "device", "dataset", "model", "posterior", "strategy", "budget", "trainer"
+    }  # fmt: skip
+
+
+def test_run_json_records_the_folder_hash(tmp_path: Path):
+    out = run_al("run", *FAST, "strategy=margin", f"paths.results_dir={tmp_path}")
+    assert out.returncode == 0, out.stderr
+    (info,) = tmp_path.rglob("run.json")
+    folder = info.parent.parent.name  # margin-<hash>
+    assert json.loads(info.read_text())["config_hash"] == folder.split("-")[-1]
