@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import signal
 import sys
@@ -23,13 +24,16 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import CompactHydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from al_cli.cluster import gpus_wanted, take_over_submitit_sigterm
 from al_cli.config import option_name
 from al_cli.data import Oracle, load_dataset, place_inputs
 from al_cli.errors import UserError
+from al_cli.files import atomic_write_text
 from al_cli.learner import Learner
 from al_cli.loop import Budget, Experiment, Interrupted, run_rounds
+from al_cli.migrate import legacy_twin
 from al_cli.posteriors import build_posterior, network_factory
 from al_cli.results import (
     CHECKPOINT,
@@ -51,6 +55,11 @@ OmegaConf.register_new_resolver(
     "al_name", lambda group, *, _root_: option_name(_root_[group], group), replace=True
 )
 OmegaConf.register_new_resolver("al_gpus", gpus_wanted, replace=True)
+
+
+log = logging.getLogger("al")
+"""Every line ``al run`` prints: to the console (Hydra's job logging) and to ``run.log``."""
+LOG_FILE = "run.log"
 
 
 class JobFailed(CompactHydraException):
@@ -195,6 +204,13 @@ def previous_run(cfg: DictConfig, out_dir: Path, settings: dict[str, Any]) -> di
         return None
     checkpoint = load_checkpoint(out_dir / CHECKPOINT)
     if checkpoint is None:
+        twin = legacy_twin(out_dir, plain(settings))
+        if twin is not None:
+            raise UserError(
+                f"an earlier version of al made this run in {twin}; run 'al migrate "
+                f"{out_dir.parent.parent.parent.parent}' to move it where this version looks "
+                f"(it is then skipped or resumed), or rerun with resume=false to start afresh"
+            )
         return None
     diff = config_difference(checkpoint["identity"], plain(settings))
     if diff is not None:
@@ -214,7 +230,7 @@ def run_experiment(
     checkpoint = previous_run(cfg, out_dir, settings)
     config = OmegaConf.to_container(cfg, resolve=True)
     if checkpoint is not None and checkpoint["finished"]:
-        print(f"al run: already finished, skipped: {out_dir} (resume=false runs it again)")
+        log.info(f"al run: already finished, skipped: {out_dir} (resume=false runs it again)")
         if run_status(out_dir) != "finished":  # stopped between its last two writes
             extra = {"config_hash": identity_hash(settings)}
             recorder = Recorder(out_dir, config, extra, settings, checkpoint_columns(checkpoint))
@@ -232,9 +248,23 @@ def run_experiment(
     recorder = Recorder(out_dir, config, extra, settings, columns)
     if checkpoint is not None:
         recorder.restore(checkpoint)
-        print(f"al run: resuming {out_dir} at round {checkpoint['next_round']}")
     recorder.start()
-    print(f"al run: {exp.identity['strategy']} on {exp.identity['dataset']} -> {out_dir}")
+    save_hydra_record(out_dir, cfg)
+    with log_file(out_dir), logging_redirect_tqdm([logging.root]):
+        if checkpoint is not None:
+            log.info(f"al run: resuming {out_dir} at round {checkpoint['next_round']}")
+        log.info(f"al run: {exp.identity['strategy']} on {exp.identity['dataset']} -> {out_dir}")
+        run_recorded(cfg, exp, recorder, checkpoint, stop_requested)
+
+
+def run_recorded(
+    cfg: DictConfig,
+    exp: Experiment,
+    recorder: Recorder,
+    checkpoint: dict[str, Any] | None,
+    stop_requested: Callable[[], int | None],
+) -> None:
+    """The rounds, with run.json saying how they ended."""
     try:
         run_rounds(
             exp,
@@ -254,10 +284,69 @@ def run_experiment(
         raise
     recorder.finish("finished")
     final = recorder.curve[-1]
-    print(
+    log.info(
         f"al run: finished {len(recorder.curve)} rounds, {final['n_labeled']} labels, "
-        f"test accuracy {final['test_accuracy']:.4f}; results in {out_dir}"
+        f"test accuracy {final['test_accuracy']:.4f}; results in {recorder.out_dir}"
     )
+
+
+def save_hydra_record(out_dir: Path, cfg: DictConfig) -> None:
+    """Hydra's record of the run in ``.hydra/`` (config, hydra, overrides), written by al once
+    the run is accepted: a refused run leaves the folder as it was (``hydra.output_subdir`` is
+    null, so Hydra writes nothing there itself)."""
+    hydra_cfg = HydraConfig.get()
+    record = out_dir / ".hydra"
+    record.mkdir(parents=True, exist_ok=True)
+    files = {
+        "config.yaml": cfg,
+        "hydra.yaml": OmegaConf.create({"hydra": hydra_cfg}),
+        "overrides.yaml": hydra_cfg.overrides.task,
+    }
+    for name, node in files.items():
+        atomic_write_text(record / name, OmegaConf.to_yaml(node))
+
+
+@contextlib.contextmanager
+def log_file(out_dir: Path) -> Iterator[None]:
+    """Everything logged to ``al`` also goes to the run's ``run.log``, appended on resume."""
+    handler = logging.FileHandler(out_dir / LOG_FILE, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    try:
+        yield
+    except BaseException as err:  # to the file only: the console gets al run's own last line
+        message = str(err) if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
+        handler.emit(log.makeRecord("al", logging.ERROR, "", 0, f"al run: {message}", (), None))
+        raise
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+
+
+def made_by_this_run(out_dir: Path) -> list[Path]:
+    """The empty run folder Hydra made for this job, and each parent that holds nothing but
+    it: what a refused run removes, so that it leaves no folder behind."""
+    made: list[Path] = []
+    folder, child = out_dir, None
+    while folder != folder.parent and folder != Path.cwd():
+        try:
+            entries = list(folder.iterdir())
+        except OSError:
+            break
+        if entries != ([child] if child else []):
+            break
+        made.append(folder)
+        folder, child = folder.parent, folder
+    return made
+
+
+def remove_if_untouched(made: list[Path]) -> None:
+    """Remove the folders of ``made_by_this_run`` if the run wrote nothing into them."""
+    for folder in made:
+        try:
+            folder.rmdir()  # only ever an empty folder
+        except OSError:
+            return
 
 
 def checkpoint_columns(checkpoint: dict[str, Any]) -> list[str]:
@@ -279,15 +368,18 @@ def main(cfg: DictConfig) -> None:
     others still run) and the sweep exits non-zero after them. A stop exits 128 + signal."""
     hydra_cfg = HydraConfig.get()
     out_dir = Path(hydra_cfg.runtime.output_dir)
+    made = made_by_this_run(out_dir)
     with stop_on_signals() as stop:
         try:
             run_experiment(cfg, out_dir, stop)
         except UserError as err:
+            remove_if_untouched(made)
             print(f"al run: error: {err}", file=sys.stderr, flush=True)
             if hydra_cfg.mode == RunMode.MULTIRUN:
                 raise JobFailed(f"al run: error: {err}") from None
             sys.exit(2)
         except (Interrupted, KeyboardInterrupt):
+            remove_if_untouched(made)
             print(
                 f"al run: stopped; every completed round is saved in {out_dir}. "
                 f"Rerun the same command to resume.",

@@ -20,6 +20,8 @@ commands:
           e.g.  al run strategy=entropy budget.query_size=20 seed=3
   plot    learning curves and a comparison table from a results folder
           e.g.  al plot results/
+  migrate move run folders made by an earlier al to where this version looks
+          e.g.  al migrate results/
 
 'al run --help' lists the config groups and their options.
 """
@@ -119,9 +121,13 @@ def main(argv: list[str] | None = None) -> None:
         from al_cli import plot
 
         sys.exit(plot.main(rest))
+    elif command == "migrate":
+        from al_cli import migrate
+
+        sys.exit(migrate.main(rest))
     else:
         print(
-            f"al: error: unknown command {command!r}; choose run or plot (see al --help)",
+            f"al: error: unknown command {command!r}; choose run, plot or migrate (see al --help)",
             file=sys.stderr,
         )
         sys.exit(2)

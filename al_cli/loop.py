@@ -6,6 +6,7 @@ last completed round replays exactly what an uninterrupted run would have done.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -237,7 +238,7 @@ def posterior_state(learner: Learner) -> dict | None:
 
 
 def log_round(row: dict[str, Any]) -> None:
-    tqdm.write(
+    logging.getLogger("al").info(
         f"round {row['round']:3d}  labels {row['n_labeled']:5d}  "
         f"accuracy {row['test_accuracy']:.4f}  nll {row['test_nll']:.4f}  "
         f"ece {row['test_ece']:.4f}  train {row['train_seconds']:.2f}s  "

@@ -19,30 +19,30 @@ from al_cli.results import identity_config
 from tests.conftest import FAST, run_al
 
 GOLDEN = [
-    ([], "digits/mlp/random-581fcbaa/seed0"),
-    (["strategy=entropy"], "digits/mlp/entropy-4779328a/seed0"),
-    (["strategy=margin", "seed=3"], "digits/mlp/margin-e450443b/seed3"),
-    (["strategy=bald"], "digits/mlp/bald-b4554de4/seed0"),
-    (["strategy=mc_dropout", "posterior.samples=50"], "digits/mlp/mc_dropout-80596fa1/seed0"),
-    (["strategy=batchbald"], "digits/mlp/batchbald-211844ef/seed0"),
-    (["strategy=qbc"], "digits/mlp/qbc-dc784a5c/seed0"),
-    (["strategy=coreset"], "digits/mlp/coreset-90d7f288/seed0"),
-    (["strategy=eer"], "digits/mlp/eer-7dcf1f64/seed0"),
-    (["strategy=entropy", "posterior=deep_ensemble"], "digits/mlp/entropy-e68fc2d0/seed0"),
+    ([], "digits/mlp/random-e5964e15/seed0"),
+    (["strategy=entropy"], "digits/mlp/entropy-c0b53f85/seed0"),
+    (["strategy=margin", "seed=3"], "digits/mlp/margin-2d1e70a9/seed3"),
+    (["strategy=bald"], "digits/mlp/bald-3b8673d0/seed0"),
+    (["strategy=mc_dropout", "posterior.samples=50"], "digits/mlp/mc_dropout-49bf8fe9/seed0"),
+    (["strategy=batchbald"], "digits/mlp/batchbald-e120a749/seed0"),
+    (["strategy=qbc"], "digits/mlp/qbc-b575a5f7/seed0"),
+    (["strategy=coreset"], "digits/mlp/coreset-abe0a547/seed0"),
+    (["strategy=eer"], "digits/mlp/eer-41d8b216/seed0"),
+    (["strategy=entropy", "posterior=deep_ensemble"], "digits/mlp/entropy-0c7f2e4c/seed0"),
     (
         ["dataset=synthetic", "strategy=badge", "budget.query_size=10"],
-        "synthetic/mlp/badge-79635b10/seed0",
+        "synthetic/mlp/badge-78e43b04/seed0",
     ),
     (
         ["dataset=npz", "dataset.path=data/x.npz", "model=cnn", "strategy=bald"],
-        "npz/cnn/bald-82f6a531/seed0",
+        "npz/cnn/bald-c1c69bb2/seed0",
     ),
     (
         ["dataset=cifar10", "model=resnet18", "strategy=kmeans", "dataset.augment=true"],
-        "cifar10/resnet18/kmeans-da637aba/seed0",
+        "cifar10/resnet18/kmeans-b153c4bb/seed0",
     ),
-    (["+experiment=gal2017_mnist", "strategy=bald"], "mnist/cnn/bald-04f6a5d5/seed0"),
-    (["trainer.lr=0.01", "trainer.epochs=20"], "digits/mlp/random-3b389752/seed0"),
+    (["+experiment=gal2017_mnist", "strategy=bald"], "mnist/cnn/bald-09f4ece8/seed0"),
+    (["trainer.lr=0.01", "trainer.epochs=20"], "digits/mlp/random-7f9ce547/seed0"),
 ]
 
 
