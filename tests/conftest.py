@@ -35,11 +35,11 @@ FAST = [
 
 
 def run_al(
-    *args: str, cwd: Path | None = None, timeout: float = 300
+    *args: str, cwd: Path | None = None, timeout: float = 300, env: dict | None = None
 ) -> subprocess.CompletedProcess:
-    """Run the installed ``al`` console script, as a user would."""
+    """Run the installed ``al`` console script, as a user would (``env``: added variables)."""
     assert AL, "the al console script is not installed; pip install -e '.[dev]'"
-    env = {**os.environ, "HYDRA_FULL_ERROR": "0", "PYTHONWARNINGS": "ignore"}
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0", "PYTHONWARNINGS": "ignore", **(env or {})}
     env.pop("HYDRA_FULL_ERROR")
     return subprocess.run(
         [AL, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
