@@ -26,14 +26,13 @@ import time
 import torch
 from omegaconf import OmegaConf
 
-from al_cli.posteriors import NetworkFactory
+from al_cli.posteriors import NetworkFactory, network_factory
 from al_cli.posteriors.mc_dropout import MCDropout
 from al_cli.strategies.scores import mean_std
 
 
 def al_posterior(factory: NetworkFactory, net: torch.nn.Module, samples: int, seed: int):
-    cfg = OmegaConf.create({"samples": samples, "consistent_masks": True})
-    post = MCDropout(factory, cfg)
+    post = MCDropout(factory, samples=samples, consistent_masks=True)
     factory.train = lambda *a, **k: 0.0  # keep the given weights: this measures inference
     factory.build = lambda s: copy.deepcopy(net)
     post.fit(torch.zeros(1, 1, 28, 28), torch.zeros(1, dtype=torch.long), seed)
@@ -91,7 +90,7 @@ def main() -> None:
             "dropout": 0.5,
         }
     )
-    factory = NetworkFactory(model_cfg, None, (1, 28, 28), 10, torch.device("cpu"))
+    factory = network_factory(model_cfg, None, (1, 28, 28), 10, torch.device("cpu"))
     net = factory.build(0).eval()
     pool = torch.randn(args.pool, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     T = args.samples

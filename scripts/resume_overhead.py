@@ -77,8 +77,8 @@ def main() -> None:
             [
                 *BASE,
                 "strategy=entropy",
-                "strategy.posterior=deep_ensemble",
-                "strategy.members=5",
+                "posterior=deep_ensemble",
+                "posterior.members=5",
                 "trainer.warm_start=true",
                 *args.overrides,
             ],
