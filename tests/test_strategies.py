@@ -15,7 +15,7 @@ from al_cli.app import setup
 from al_cli.data import Oracle, Pool
 from al_cli.loop import check_selection, make_context, run_rounds
 from al_cli.results import Recorder
-from al_cli.strategies import Selection
+from al_cli.strategies import Selection, Strategy
 from tests.conftest import FAST, compose_config
 
 STRATEGIES = sorted(
@@ -140,3 +140,40 @@ def test_strategies_never_see_hidden_labels(name: str):
         revealed = [q["label"] for q in recorder.queries if q["round"] <= ctx.round]
         assert ctx.labeled_y.tolist() == revealed
         assert len(ctx.unlabeled_x) + len(ctx.labeled_x) == len(exp.split.pool_x)
+
+
+class Odd(Strategy):
+    """A user's strategy that gets its declarations wrong."""
+
+    def __init__(self, extra: bool = False, diagnostic: str = "fine"):
+        self.extra, self.diagnostics = extra, (diagnostic,)
+
+    def select(self, ctx, k):
+        return Selection(np.arange(k), None, {"undeclared": 1.0})
+
+    def describe(self):
+        return {"acquisition": "odd", "selection": "odd", **({"more": 1} if self.extra else {})}
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        ({"extra": True}, "exactly the keys acquisition and selection"),
+        ({"diagnostic": "test_accuracy"}, "not a new column name"),
+        ({"diagnostic": "not a name"}, "not a new column name"),
+    ],
+)
+def test_wrong_declarations_are_refused_when_the_strategy_is_built(keys: dict, message: str):
+    from omegaconf import OmegaConf
+
+    from al_cli.errors import UserError
+    from al_cli.strategies import build_strategy
+
+    cfg = OmegaConf.create({"name": "odd", "_target_": "tests.test_strategies.Odd", **keys})
+    with pytest.raises(UserError, match=message):
+        build_strategy(cfg)
+
+
+def test_an_undeclared_diagnostic_names_the_strategy():
+    with pytest.raises(RuntimeError, match="Odd reported diagnostics"):
+        check_selection(Odd().select(None, 3), 3, 10, Odd())
