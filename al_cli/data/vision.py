@@ -8,6 +8,7 @@ download code when ``dataset.download=true``. Each split is decoded once into on
 
 from __future__ import annotations
 
+import functools
 import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -182,22 +183,9 @@ def load_torchvision(
 
 
 def torchvision_loader(source: str) -> Callable[..., DataSplit]:
-    """The loader a dataset option names for one benchmark (``load_mnist``, ...)."""
-
-    @loader
-    def load(
-        root: str,
-        download: bool = True,
-        mean: Sequence[float] = (),
-        std: Sequence[float] = (),
-        augment: bool = False,
-        flip: bool = False,
-    ) -> DataSplit:
-        return load_torchvision(source, root, download, mean, std, augment, flip)
-
-    load.__name__ = load.__qualname__ = f"load_{source}"
-    load.__doc__ = f"{SOURCES[source].title}: see ``load_torchvision``."
-    return load
+    """The loader a dataset option names for one benchmark (``load_mnist``, ...): the rest of
+    ``load_torchvision``'s arguments are the option's keys."""
+    return loader(functools.partial(load_torchvision, source))
 
 
 load_mnist = torchvision_loader("mnist")
