@@ -89,7 +89,8 @@ def run_hydra_app() -> None:
         try:
             return func()
         except Exception as err:
-            error = user_error_in(err)  # raised while naming a run folder (al_name)
+            # raised while naming a run folder (al_name); a failed sweep job said its own line
+            error = None if isinstance(err, app.JobFailed) else user_error_in(err)
             line = str(error) if error is not None else composition_error(err)
             if line is None:
                 return original(functools.partial(_raise, err))

@@ -29,7 +29,7 @@ def check_choice(key: str, value: object, choices: Iterable[str]) -> None:
 
 def user_error_in(err: BaseException) -> UserError | None:
     """The UserError that ``err`` is or was raised from (e.g. inside a config resolver, which
-    OmegaConf wraps in its own exception), or None."""
+    OmegaConf wraps in its own exception, hiding the cause with ``from None``), or None."""
     seen: set[int] = set()
     cause: BaseException | None = err
     while cause is not None and id(cause) not in seen:

@@ -24,7 +24,13 @@ from al_cli.app import check_same_data, check_settings
 from al_cli.config import check_name
 from al_cli.data import load_dataset
 from al_cli.errors import UserError
-from al_cli.folders import LOCK, remove_stale_temporaries, run_folder_lock
+from al_cli.folders import (
+    LOCK,
+    check_folder,
+    check_results_dir,
+    remove_stale_temporaries,
+    run_folder_lock,
+)
 from al_cli.results import load_checkpoint
 from tests.conftest import AL, FAST, compose_config, read_csv, run_al
 from tests.test_data import TINY, images, write_cifar, write_image_folder, write_npz
@@ -94,23 +100,25 @@ def test_refused_rerun_leaves_every_file_as_it_was(finished: Path, override: str
     assert snapshot(finished) == before and ".hydra/overrides.yaml" in before
 
 
-@pytest.mark.parametrize("foreign", [{}, [1, 2]], ids=["empty dict", "list"])
-def test_foreign_checkpoint_is_one_line(finished: Path, tmp_path: Path, foreign):
+def test_foreign_checkpoint_is_one_line(finished: Path, tmp_path: Path):
     folder = copy_of(finished, tmp_path)
-    torch.save(foreign, folder / "checkpoint.pt")
+    torch.save({}, folder / "checkpoint.pt")
     before = snapshot(folder)
     out = run_al("run", *FAST, f"hydra.run.dir={folder}")
-    one_line_error(out, "cannot read the checkpoint", "resume=false")
+    one_line_error(out, "cannot read the checkpoint", "no 'identity'", "resume=false")
     assert snapshot(folder) == before
-    with pytest.raises(UserError, match="not an al checkpoint"):
-        load_checkpoint(folder / "checkpoint.pt")
 
 
-def test_checkpoint_of_another_shape_names_the_key(tmp_path: Path, finished: Path):
+def test_checkpoints_of_another_shape_are_refused(tmp_path: Path, finished: Path):
     checkpoint = load_checkpoint(finished / "checkpoint.pt")
-    torch.save({**checkpoint, "curve": "rows"}, tmp_path / "c.pt")
-    with pytest.raises(UserError, match="'curve' is a str, not a list"):
-        load_checkpoint(tmp_path / "c.pt")
+    for foreign, reason in [
+        ([1, 2], "holds a list, not an al checkpoint"),
+        ({"identity": {}}, "no 'config': not an al checkpoint"),
+        ({**checkpoint, "curve": "rows"}, "'curve' is a str, not a list"),
+    ]:
+        torch.save(foreign, tmp_path / "c.pt")
+        with pytest.raises(UserError, match=f"cannot read the checkpoint .*{reason}.*resume=false"):
+            load_checkpoint(tmp_path / "c.pt")
 
 
 def test_stale_temporaries_only(tmp_path: Path):
@@ -206,11 +214,14 @@ def test_test_classes_absent_from_the_pool_are_said(tmp_path: Path, caplog):
 
 # ---- settings, names and folders refused in one line ------------------------------------------
 
-REFUSED = [
+SETTINGS = [
     (["seed=-1"], "seed=-1"),
-    (["dataset.split_seed=-1"], "dataset.split_seed=-1"),
     (["dataset.n_samples=0"], "dataset.n_samples=0"),
     (["strategy=entropy", "strategy.candidates=5"], "strategy.candidates=5"),
+    (["dataset.split_seed=-1"], "dataset.split_seed=-1"),  # the same path as n_samples: unit only
+]
+REFUSED = [
+    *SETTINGS[:3],
     (["dataset._target_=subprocess.run"], "dataset._target_"),
     (["strategy._target_=subprocess.Popen"], "strategy._target_"),
     (["dataset.name=../../escape"], "dataset.name='../../escape'"),
@@ -232,7 +243,15 @@ def test_refused_in_one_line_writing_nothing(tmp_path: Path, overrides: list[str
     assert not list(tmp_path.rglob("*escape*")) and not Path("/synthetic").exists()
 
 
-@pytest.mark.parametrize(("overrides", "message"), REFUSED[:4], ids=[m for _, m in REFUSED[:4]])
+def test_a_sweep_job_named_out_of_its_folder_is_refused(tmp_path: Path):
+    out = run_al(
+        "run", "-m", *FAST, "dataset.name=../../escape,x", "paths.results_dir=R", cwd=tmp_path
+    )
+    one_line_error(out, "dataset.name='../../escape'")
+    assert not list(tmp_path.rglob("*escape*")) and not list(tmp_path.rglob("x"))
+
+
+@pytest.mark.parametrize(("overrides", "message"), SETTINGS, ids=[m for _, m in SETTINGS])
 def test_refused_settings_at_unit_level(overrides: list[str], message: str):
     cfg = compose_config(*FAST, *overrides)
     with pytest.raises(UserError, match=message.replace(".", r"\.")):
@@ -246,6 +265,17 @@ def test_names_that_cannot_name_a_folder():
             check_name(bad, "dataset")
     for good in ("mnist", "my data", "v1.2", "..x", "ümlaut"):
         assert check_name(good, "dataset") == good
+
+
+def test_results_folder_checks_at_unit_level(tmp_path: Path):
+    check_folder(tmp_path / "new" / "deeper")  # made later, by Hydra
+    (tmp_path / "f").write_text("")
+    with pytest.raises(UserError, match=f"cannot make the run folder .*: {tmp_path / 'f'} is a"):
+        check_folder(tmp_path / "f" / "run")
+    for empty in ("", "  ", None):
+        with pytest.raises(UserError, match="paths.results_dir is empty"):
+            check_results_dir(empty)
+    check_results_dir("results")
 
 
 def without_root_override() -> list[str]:
