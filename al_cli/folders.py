@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from al_cli.errors import UserError
+from al_cli.errors import UserError, user_error_in
 
 LOCK = ".al-run.lock"
 """Held (``flock``) by the process working in a run folder, removed when it ends."""
@@ -66,10 +66,6 @@ class RunFolderCheck(Callback):
         self._check(config, "hydra.sweep.dir", "sweep folder")
 
     def _check(self, config: DictConfig, key: str, what: str) -> None:
-        from omegaconf import OmegaConf
-
-        from al_cli.errors import user_error_in
-
         try:
             check_results_dir(config.paths.results_dir)
             check_folder(str(OmegaConf.select(config, key)), what)
