@@ -31,6 +31,7 @@ from al_cli.config import option_name
 from al_cli.data import Oracle, load_dataset, place_inputs
 from al_cli.errors import UserError
 from al_cli.files import atomic_write_text
+from al_cli.folders import remove_stale_temporaries, run_folder_lock
 from al_cli.learner import Learner
 from al_cli.loop import Budget, Experiment, Interrupted, run_rounds
 from al_cli.migrate import legacy_twin
@@ -60,6 +61,8 @@ OmegaConf.register_new_resolver("al_gpus", gpus_wanted, replace=True)
 log = logging.getLogger("al")
 """Every line ``al run`` prints: to the console (Hydra's job logging) and to ``run.log``."""
 LOG_FILE = "run.log"
+RESULT_FILES = ("learning_curve.csv", "queries.csv")
+"""What a run's checkpoint holds as CSV: never deleted while the checkpoint is missing."""
 
 
 class JobFailed(CompactHydraException):
@@ -198,8 +201,24 @@ def setup(cfg: DictConfig) -> Experiment:
     return Experiment(split, oracle, learner, strategy, budget, initial, identity, device)
 
 
+def check_settings(cfg: DictConfig) -> None:
+    """Refuse, before anything is read or written, settings that setup's builders accept but
+    that cannot mean what they say."""
+    if cfg.seed < 0:
+        raise UserError(f"seed={cfg.seed} must be 0 or more")
+    candidates = cfg.strategy.get("candidates")
+    query_size = cfg.budget.query_size
+    if isinstance(candidates, int) and 0 < candidates <= query_size:
+        raise UserError(
+            f"strategy.candidates={candidates} must exceed budget.query_size={query_size}: the "
+            f"batch would take every candidate, a random subset, whatever the strategy scores; "
+            f"raise strategy.candidates or set it to null (the whole pool)"
+        )
+
+
 def previous_run(cfg: DictConfig, out_dir: Path, settings: dict[str, Any]) -> dict | None:
-    """The checkpoint this run continues from; refuses one written by another config."""
+    """The checkpoint this run continues from; refuses one written by another config, and a
+    folder whose results have lost their checkpoint (they are never computed over)."""
     if not cfg.resume:
         return None
     checkpoint = load_checkpoint(out_dir / CHECKPOINT)
@@ -211,6 +230,13 @@ def previous_run(cfg: DictConfig, out_dir: Path, settings: dict[str, Any]) -> di
                 f"{out_dir.parent.parent.parent.parent}' to move it where this version looks "
                 f"(it is then skipped or resumed), or rerun with resume=false to start afresh"
             )
+        results = [name for name in RESULT_FILES if (out_dir / name).exists()]
+        if results:
+            raise UserError(
+                f"the run folder {out_dir} holds {' and '.join(results)} but no {CHECKPOINT}, "
+                f"so this run can be neither skipped nor resumed; restore {CHECKPOINT}, move the "
+                f"folder away, or rerun with resume=false to compute it again over those files"
+            )
         return None
     diff = config_difference(checkpoint["identity"], plain(settings))
     if diff is not None:
@@ -221,31 +247,48 @@ def previous_run(cfg: DictConfig, out_dir: Path, settings: dict[str, Any]) -> di
     return checkpoint
 
 
+def check_same_data(checkpoint: dict[str, Any], fingerprint: str, out_dir: Path) -> None:
+    """Refuse to resume or skip a run whose data changed since its checkpoint was written
+    (checkpoints of versions before the fingerprint have none and are not compared)."""
+    saved = checkpoint.get("data_fingerprint")
+    if saved is not None and saved != fingerprint:
+        done = "finished" if checkpoint["finished"] else "started"
+        raise UserError(
+            f"the data differ from those the run in {out_dir} {done} with (data fingerprint "
+            f"{fingerprint} here, {saved} there): a data file changed; restore it, or rerun "
+            f"with resume=false to compute this run again over the new data"
+        )
+
+
 def run_experiment(
     cfg: DictConfig, out_dir: Path, stop_requested: Callable[[], int | None] = lambda: None
 ) -> None:
     """Skip a finished run, resume an unfinished one, or start; record every round."""
     set_deterministic(cfg.deterministic)
+    check_settings(cfg)
     settings = identity_config(cfg)
     checkpoint = previous_run(cfg, out_dir, settings)
     config = OmegaConf.to_container(cfg, resolve=True)
     if checkpoint is not None and checkpoint["finished"]:
+        if "data_fingerprint" in checkpoint:
+            check_same_data(checkpoint, load_dataset(cfg.dataset).fingerprint, out_dir)
+        remove_stale_temporaries(out_dir)
         log.info(f"al run: already finished, skipped: {out_dir} (resume=false runs it again)")
-        if run_status(out_dir) != "finished":  # stopped between its last two writes
-            extra = {"config_hash": identity_hash(settings)}
-            recorder = Recorder(out_dir, config, extra, settings, checkpoint_columns(checkpoint))
-            recorder.restore(checkpoint)
-            recorder.start()
-            recorder.finish("finished")
+        repair_finished(out_dir, checkpoint, config, settings)
         return
     exp = setup(cfg)
+    if checkpoint is not None:
+        check_same_data(checkpoint, exp.split.fingerprint, out_dir)
+    remove_stale_temporaries(out_dir)
     extra = {
         "config_hash": identity_hash(settings),
         "device": str(exp.device),
         "torch_threads": torch.get_num_threads(),
+        "data_fingerprint": exp.split.fingerprint,
+        **({"classes": list(exp.split.classes)} if exp.split.classes else {}),
     }
     columns = CURVE_COLUMNS + list(exp.strategy.diagnostics)
-    recorder = Recorder(out_dir, config, extra, settings, columns)
+    recorder = Recorder(out_dir, config, extra, settings, columns, exp.split.fingerprint)
     if checkpoint is not None:
         recorder.restore(checkpoint)
     recorder.start()
@@ -255,6 +298,29 @@ def run_experiment(
             log.info(f"al run: resuming {out_dir} at round {checkpoint['next_round']}")
         log.info(f"al run: {exp.identity['strategy']} on {exp.identity['dataset']} -> {out_dir}")
         run_recorded(cfg, exp, recorder, checkpoint, stop_requested)
+
+
+def repair_finished(
+    out_dir: Path, checkpoint: dict[str, Any], config: dict[str, Any], settings: dict[str, Any]
+) -> None:
+    """Rewrite from its checkpoint what a finished run's folder lacks: a CSV that is missing,
+    or run.json when the run stopped between its last two writes."""
+    missing = [name for name in RESULT_FILES if not (out_dir / name).exists()]
+    status = run_status(out_dir)
+    if not missing and status == "finished":
+        return
+    extra = {"config_hash": identity_hash(settings)}
+    if "data_fingerprint" in checkpoint:
+        extra["data_fingerprint"] = checkpoint["data_fingerprint"]
+    recorder = Recorder(out_dir, config, extra, settings, checkpoint_columns(checkpoint))
+    recorder.restore(checkpoint)
+    if status == "finished":
+        recorder.write_csvs()
+    else:
+        recorder.start()
+        recorder.finish("finished")
+    if missing:
+        log.info(f"al run: rewrote {' and '.join(missing)} from the checkpoint")
 
 
 def run_recorded(
@@ -371,7 +437,8 @@ def main(cfg: DictConfig) -> None:
     made = made_by_this_run(out_dir)
     with stop_on_signals() as stop:
         try:
-            run_experiment(cfg, out_dir, stop)
+            with run_folder_lock(out_dir):
+                run_experiment(cfg, out_dir, stop)
         except UserError as err:
             remove_if_untouched(made)
             print(f"al run: error: {err}", file=sys.stderr, flush=True)
@@ -380,10 +447,23 @@ def main(cfg: DictConfig) -> None:
             sys.exit(2)
         except (Interrupted, KeyboardInterrupt):
             remove_if_untouched(made)
-            print(
-                f"al run: stopped; every completed round is saved in {out_dir}. "
-                f"Rerun the same command to resume.",
-                file=sys.stderr,
-                flush=True,
-            )
+            print(f"al run: stopped; {after_stop(cfg, out_dir)}", file=sys.stderr, flush=True)
             sys.exit(128 + (stop() or signal.SIGINT))
+
+
+def after_stop(cfg: DictConfig, out_dir: Path) -> str:
+    """What a stopped run leaves, and whether rerunning the command resumes it: a warm-started
+    run whose posterior cannot save its networks (MC Dropout, BNN) cannot resume."""
+    try:
+        checkpoint = load_checkpoint(out_dir / CHECKPOINT)
+    except UserError:
+        checkpoint = None
+    if checkpoint is None:
+        return "no round was completed. Rerun the same command to start it again."
+    if cfg.trainer.warm_start and checkpoint.get("posterior") is None:
+        return (
+            f"its completed rounds are saved in {out_dir}, but this warm-started run cannot "
+            f"resume: posterior={option_name(cfg.posterior, 'posterior')} cannot save its "
+            f"networks. Rerun with resume=false to start it over."
+        )
+    return f"every completed round is saved in {out_dir}. Rerun the same command to resume."

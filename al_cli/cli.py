@@ -81,6 +81,7 @@ def run_hydra_app() -> None:
     from hydra._internal import utils as hydra_utils
 
     from al_cli import app
+    from al_cli.errors import user_error_in
 
     original = hydra_utils.run_and_report
 
@@ -88,7 +89,9 @@ def run_hydra_app() -> None:
         try:
             return func()
         except Exception as err:
-            line = composition_error(err)
+            # raised while naming a run folder (al_name); a failed sweep job said its own line
+            error = None if isinstance(err, app.JobFailed) else user_error_in(err)
+            line = str(error) if error is not None else composition_error(err)
             if line is None:
                 return original(functools.partial(_raise, err))
             print(f"al run: error: {line}", file=sys.stderr, flush=True)

@@ -322,4 +322,15 @@ def option_name(node: Any, group: str) -> str:
                 f"or function that builds it"
             )
         name = str(target).rsplit(".", 1)[-1]
-    return str(name)
+    return check_name(str(name), group)
+
+
+def check_name(name: str, group: str) -> str:
+    """``name`` if it can be one component of a folder path: not empty, not ``.`` or ``..``, no
+    path separator and no control character (run folders are named by option names)."""
+    if name in ("", ".", "..") or "/" in name or "\\" in name or not name.isprintable():
+        raise UserError(
+            f"{group}.name={name!r} cannot name a run folder; use a name without '/', '\\' or "
+            f"control characters that is not empty, '.' or '..'"
+        )
+    return name

@@ -25,3 +25,16 @@ def check_choice(key: str, value: object, choices: Iterable[str]) -> None:
     choices = list(choices)
     if value not in choices:
         unknown(key, value, choices)
+
+
+def user_error_in(err: BaseException) -> UserError | None:
+    """The UserError that ``err`` is or was raised from (e.g. inside a config resolver, which
+    OmegaConf wraps in its own exception, hiding the cause with ``from None``), or None."""
+    seen: set[int] = set()
+    cause: BaseException | None = err
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, UserError):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None

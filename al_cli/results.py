@@ -106,19 +106,51 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+CHECKPOINT_KEYS = {
+    "identity": dict,
+    "config": dict,
+    "curve": list,
+    "queries": list,
+    "next_round": int,
+    "finished": bool,
+    "labeled": list,
+    "labels": list,
+    "rounds": list,
+}
+"""What every checkpoint holds, by type (``Recorder.record`` and the loop's state); later
+versions add keys (``posterior``, ``data_fingerprint``), never take one away."""
+
+
 def load_checkpoint(path: Path) -> dict[str, Any] | None:
-    """The checkpoint at ``path``, or None when there is none."""
+    """The checkpoint at ``path``, or None when there is none; one clear line for a file that
+    is not one (corrupt, truncated, empty, or another object saved under its name)."""
     import torch
 
     if not Path(path).exists():
         return None
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        problem = checkpoint_problem(checkpoint)
+        if problem is not None:
+            raise ValueError(problem)
     except Exception as err:
         raise UserError(
-            f"cannot read the checkpoint {path} ({type(err).__name__}: {err}); "
-            f"rerun with resume=false to start this run over"
+            f"cannot read the checkpoint {path} ({type(err).__name__}: "
+            f"{' '.join(str(err).split())}); rerun with resume=false to start this run over"
         ) from None
+    return checkpoint
+
+
+def checkpoint_problem(checkpoint: Any) -> str | None:
+    """Why ``checkpoint`` is not the shape of an al checkpoint, or None when it is."""
+    if not isinstance(checkpoint, dict):
+        return f"it holds a {type(checkpoint).__name__}, not an al checkpoint"
+    for key, kind in CHECKPOINT_KEYS.items():
+        if key not in checkpoint:
+            return f"it has no {key!r}: not an al checkpoint"
+        if not isinstance(checkpoint[key], kind):
+            return f"its {key!r} is a {type(checkpoint[key]).__name__}, not a {kind.__name__}"
+    return None
 
 
 def package_versions() -> dict[str, str]:
@@ -145,13 +177,17 @@ class Recorder:
         extra: dict[str, Any],
         identity: dict[str, Any] | None = None,
         columns: list[str] = CURVE_COLUMNS,
+        data_fingerprint: str | None = None,
     ):
         """``identity``: the settings a checkpoint must match (``identity_config``);
-        ``columns``: those of learning_curve.csv (the schema's, then any diagnostics)."""
+        ``columns``: those of learning_curve.csv (the schema's, then any diagnostics);
+        ``data_fingerprint``: the data's content (``DataSplit.fingerprint``), saved in every
+        checkpoint and compared when the run is resumed or skipped."""
         self.out_dir = Path(out_dir)
         self.columns = list(columns)
         self.config = plain(config)
         self.identity = plain(identity or {})
+        self.data_fingerprint = data_fingerprint
         self.curve: list[dict[str, Any]] = []
         self.queries: list[dict[str, Any]] = []
         self.info: dict[str, Any] = {
@@ -174,16 +210,17 @@ class Recorder:
         self.info["resumed_at_round"] = checkpoint["next_round"]
 
     def start(self) -> None:
-        """Make the folder and write run.json; a fresh run first removes an older run's files."""
+        """Make the folder and write run.json; a fresh run first removes an older run's files,
+        the CSVs before the checkpoint (CSVs without a checkpoint are never left behind)."""
         try:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             if not self.curve:
-                for name in (CHECKPOINT, "learning_curve.csv", "queries.csv"):
+                for name in ("learning_curve.csv", "queries.csv", CHECKPOINT):
                     (self.out_dir / name).unlink(missing_ok=True)
         except OSError as err:
             raise self._not_writable(err) from None
         if self.curve:
-            self._write_csvs()
+            self.write_csvs()
         self._write_info()
 
     def record(
@@ -202,8 +239,10 @@ class Recorder:
             "queries": self.queries,
             **state,
         }
+        if self.data_fingerprint is not None:
+            checkpoint["data_fingerprint"] = self.data_fingerprint
         self._guarded(save_checkpoint, self.checkpoint_path, checkpoint)
-        self._write_csvs()
+        self.write_csvs()
 
     def finish(self, status: str, error: str | None = None) -> None:
         """Mark the run's end in run.json; after a failure, a second failure to write is ignored."""
@@ -218,7 +257,8 @@ class Recorder:
             if status == "finished":
                 raise
 
-    def _write_csvs(self) -> None:
+    def write_csvs(self) -> None:
+        """learning_curve.csv and queries.csv from the rows held (each replaced whole)."""
         self._guarded(
             atomic_write_text, self.out_dir / "queries.csv", csv_text(self.queries, QUERY_COLUMNS)
         )

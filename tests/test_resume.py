@@ -194,7 +194,10 @@ def test_config_difference_names_the_setting():
 def test_full_disk_loses_nothing(tmp_path: Path, monkeypatch):
     rec = Recorder(tmp_path, {"a": 1}, {}, {"a": 1})
     rec.start()
-    rec.record({"round": 0}, [{"round": 0, "pool_index": 1, "label": 0}], {"next_round": 1})
+    state = {"finished": False, "labeled": [1], "labels": [0], "rounds": [0]}
+    rec.record(
+        {"round": 0}, [{"round": 0, "pool_index": 1, "label": 0}], {"next_round": 1, **state}
+    )
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
 
     def full(fd):
@@ -202,7 +205,7 @@ def test_full_disk_loses_nothing(tmp_path: Path, monkeypatch):
 
     monkeypatch.setattr(os, "fsync", full)
     with pytest.raises(ResultsNotWritable, match="No space left on device.*rerun the same"):
-        rec.record({"round": 1}, [], {"next_round": 2})
+        rec.record({"round": 1}, [], {"next_round": 2, **state})
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # no temp files
     assert load_checkpoint(tmp_path / CHECKPOINT)["next_round"] == 1
 

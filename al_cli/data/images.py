@@ -55,14 +55,13 @@ def normalise(
 
 
 def check_labels(y: np.ndarray, what: str) -> np.ndarray:
-    """Integer class labels from 0, as int64; one clear error otherwise."""
+    """Integer class labels (any integers: ``user.finish`` maps them to 0..C-1), as int64; one
+    clear error otherwise."""
     y = np.asarray(y)
     if y.ndim != 1:
-        raise UserError(f"{what}: labels must be a 1-d array of class indices, got {y.shape}")
+        raise UserError(f"{what}: labels must be a 1-d array of class labels, got {y.shape}")
     if y.dtype.kind not in "iub":
         raise UserError(f"{what}: labels must be integer classes, got dtype {y.dtype}")
-    if len(y) and int(y.min()) < 0:
-        raise UserError(f"{what}: labels must be class indices 0, 1, ...; found {int(y.min())}")
     return y.astype(np.int64)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from al_cli.data.images import check_labels
-from al_cli.data.split import DataSplit, loader
+from al_cli.data.split import DataSplit, fingerprint, loader
 from al_cli.data.user import as_inputs, finish, stratified_split, user_path
 from al_cli.errors import UserError
 
@@ -40,6 +40,8 @@ def load_npz(
                 f"dataset.path={path} must hold arrays {' and '.join(keys)} together; "
                 f"it holds {', '.join(sorted(arrays)) or 'nothing'}"
             )
+    used = [k for k in ("x", "y", "x_test", "y_test") if k in arrays]
+    data_fingerprint = fingerprint(*[p for k in used for p in (k, arrays[k])])
     parts = {}
     for xk, yk in (("x", "y"), ("x_test", "y_test")):
         if xk not in arrays:
@@ -61,4 +63,4 @@ def load_npz(
             )
     else:
         pool_x, pool_y, test_x, test_y = stratified_split(pool_x, pool_y, split_seed, test_fraction)
-    return finish("npz", pool_x, pool_y, test_x, test_y, mean, std, augment, flip)
+    return finish("npz", pool_x, pool_y, test_x, test_y, mean, std, augment, flip, data_fingerprint)

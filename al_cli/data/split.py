@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import numpy as np
 import torch
 from omegaconf import DictConfig
 
@@ -32,10 +35,34 @@ class DataSplit:
     test_y: torch.Tensor
     num_classes: int
     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None
+    fingerprint: str = ""
+    """A hash of the data's content as read (files or raw arrays, see ``fingerprint``): a
+    resumed or skipped run compares it with its checkpoint's. Empty: ``load_dataset`` hashes
+    the arrays above."""
+    classes: tuple[Any, ...] = ()
+    """What each class index stands for in the user's data (the original label, or the image
+    folder's name), recorded in run.json; empty for the built-in sets."""
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.pool_x.shape[1:])
+
+
+def fingerprint(*parts: np.ndarray | torch.Tensor | bytes | str) -> str:
+    """16 hex digits of the SHA-256 of ``parts``: arrays by dtype, shape and bytes (about 1 GB/s:
+    50 ms for MNIST's 60,000 uint8 images), bytes and text as they are."""
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, str):
+            part = part.encode()
+        if isinstance(part, bytes):
+            digest.update(len(part).to_bytes(8, "little") + part)
+            continue
+        array = part.detach().cpu().numpy() if isinstance(part, torch.Tensor) else part
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(array.reshape(-1).view(np.uint8))
+    return digest.hexdigest()[:16]
 
 
 def loader(fn: Loader) -> Loader:
@@ -61,6 +88,17 @@ def load_dataset(cfg: DictConfig) -> DataSplit:
         )
     split = replace(split, name=name)
     check_split(split)
+    if not split.fingerprint:
+        split = replace(
+            split, fingerprint=fingerprint(split.pool_x, split.pool_y, split.test_x, split.test_y)
+        )
+    absent = sorted(set(split.test_y.tolist()) - set(split.pool_y.tolist()))
+    if absent:
+        named = [split.classes[c] if split.classes else c for c in absent]
+        logging.getLogger("al").warning(
+            f"al run: warning: dataset {name}: test class(es) {', '.join(map(str, named))} never "
+            f"occur in the pool, so no strategy can learn them; their test inputs count as errors"
+        )
     if cfg.get("augment") and split.augment is None:
         raise UserError(
             f"dataset.augment=true but dataset={name} has no image augmentation "

@@ -8,8 +8,16 @@ from sklearn.datasets import load_digits as sk_load_digits
 from sklearn.datasets import make_classification
 from sklearn.model_selection import train_test_split
 
-from al_cli.data.split import DataSplit, loader
+from al_cli.data.split import DataSplit, fingerprint, loader
 from al_cli.errors import UserError
+
+MAX_SEED = 2**32 - 1
+"""numpy's and scikit-learn's seeds are 32-bit."""
+
+
+def check_split_seed(split_seed: int) -> None:
+    if not 0 <= split_seed <= MAX_SEED:
+        raise UserError(f"dataset.split_seed={split_seed} must lie in 0..{MAX_SEED}")
 
 
 def split_and_standardise(
@@ -18,9 +26,16 @@ def split_and_standardise(
     """Stratified pool/test split fixed by ``split_seed``; features scaled by pool statistics."""
     if not 0.0 < test_fraction < 1.0:
         raise UserError(f"dataset.test_fraction={test_fraction} must lie strictly between 0 and 1")
-    pool_x, test_x, pool_y, test_y = train_test_split(
-        x, y, test_size=test_fraction, stratify=y, random_state=split_seed
-    )
+    check_split_seed(split_seed)
+    try:
+        pool_x, test_x, pool_y, test_y = train_test_split(
+            x, y, test_size=test_fraction, stratify=y, random_state=split_seed
+        )
+    except ValueError as err:
+        raise UserError(
+            f"dataset {name}: cannot split off a stratified test set of {len(y)} inputs "
+            f"({' '.join(str(err).split())}); use more inputs or another dataset.test_fraction"
+        ) from None
     mean = pool_x.mean(axis=0)
     std = pool_x.std(axis=0)
     std[std == 0] = 1.0
@@ -31,6 +46,7 @@ def split_and_standardise(
         test_x=torch.as_tensor((test_x - mean) / std, dtype=torch.float32),
         test_y=torch.as_tensor(test_y, dtype=torch.long),
         num_classes=int(y.max()) + 1,
+        fingerprint=fingerprint(x, y),
     )
 
 
@@ -52,6 +68,14 @@ def load_synthetic(
     class_sep: float = 1.0,
 ) -> DataSplit:
     """Seeded ``make_classification`` data; ``split_seed`` fixes both the data and its split."""
+    check_split_seed(split_seed)
+    for key, value in (("n_samples", n_samples), ("n_features", n_features)):
+        if value < 1:
+            raise UserError(f"dataset.{key}={value} must be a positive integer")
+    if n_informative < 1:
+        raise UserError(f"dataset.n_informative={n_informative} must be a positive integer")
+    if not class_sep > 0:
+        raise UserError(f"dataset.class_sep={class_sep} must be positive")
     if n_informative > n_features:
         raise UserError(
             f"dataset.n_informative={n_informative} exceeds dataset.n_features="

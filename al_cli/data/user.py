@@ -4,6 +4,7 @@ test split, and the last checks before normalisation (npz files and image folder
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from sklearn.model_selection import train_test_split
 
 from al_cli.data.images import image_split, to_float
 from al_cli.data.split import DataSplit
+from al_cli.data.tabular import check_split_seed
 from al_cli.errors import UserError
 
 
@@ -47,6 +49,7 @@ def stratified_split(
     """A pool/test split fixed by ``dataset.split_seed``, each class in proportion."""
     if not 0.0 < test_fraction < 1.0:
         raise UserError(f"dataset.test_fraction={test_fraction} must lie strictly between 0 and 1")
+    check_split_seed(split_seed)
     try:
         pool_i, test_i = train_test_split(
             np.arange(len(y)), test_size=test_fraction, stratify=y, random_state=split_seed
@@ -70,11 +73,17 @@ def finish(
     std: Sequence[float],
     augment: bool,
     flip: bool,
+    data_fingerprint: str,
+    names: Sequence[str] | None = None,
 ) -> DataSplit:
-    """Check classes, then normalise."""
+    """Check classes, map them to 0..C-1 (the labels present, in order; ``names[label]``, when
+    given, is what a label stands for), then normalise."""
     classes = np.unique(np.concatenate([pool_y, test_y]))
     if len(np.unique(pool_y)) < 2:
         raise UserError(f"dataset {name}: the pool needs at least two classes")
-    return image_split(
-        name, pool_x, pool_y, test_x, test_y, int(classes.max()) + 1, mean, std, augment, flip
+    pool_y, test_y = np.searchsorted(classes, pool_y), np.searchsorted(classes, test_y)
+    split = image_split(
+        name, pool_x, pool_y, test_x, test_y, len(classes), mean, std, augment, flip
     )
+    original = [names[c] for c in classes] if names is not None else classes.tolist()
+    return replace(split, fingerprint=data_fingerprint, classes=tuple(original))

@@ -11,8 +11,9 @@ from __future__ import annotations
 import functools
 import pickle
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,7 +21,7 @@ from torchvision import datasets as tvd
 from torchvision.datasets.utils import download_and_extract_archive, download_url
 
 from al_cli.data.images import image_split, to_float
-from al_cli.data.split import DataSplit, loader
+from al_cli.data.split import DataSplit, fingerprint, loader
 from al_cli.errors import UserError
 
 Arrays = tuple[torch.Tensor, np.ndarray | torch.Tensor]
@@ -57,6 +58,48 @@ def mnist_like(title: str, cls: type[tvd.MNIST]) -> Source:
     )
 
 
+class CifarUnpickler(pickle.Unpickler):
+    """Reads a CIFAR batch and nothing else: a pickle may name any importable callable and have
+    it called while loading (a crafted file runs commands), so only what the format holds is
+    admitted: dicts, lists, strings, bytes and numbers (built without names) and numpy arrays,
+    dtypes and scalars as numpy pickles them (``_reconstruct``, or ``_frombuffer`` in protocol
+    5; ``_codecs.encode`` carries their bytes in protocol 2, the CIFAR files' own). Any other
+    name is refused before it is imported."""
+
+    ALLOWED = frozenset(
+        {
+            ("numpy.core.multiarray", "_reconstruct"),
+            ("numpy._core.multiarray", "_reconstruct"),
+            ("numpy.core.multiarray", "scalar"),
+            ("numpy._core.multiarray", "scalar"),
+            ("numpy.core.numeric", "_frombuffer"),
+            ("numpy._core.numeric", "_frombuffer"),
+            ("numpy", "ndarray"),
+            ("numpy", "dtype"),
+            ("_codecs", "encode"),
+        }
+    )
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(
+                f"it names {module}.{name}, which a CIFAR batch never holds: refused unread"
+            )
+        return super().find_class(module, name)
+
+
+def read_cifar_batch(path: Path) -> dict:
+    """One CIFAR batch file (a pickled dict), through :class:`CifarUnpickler`."""
+    with open(path, "rb") as f:
+        try:
+            entry = CifarUnpickler(f, encoding="latin1").load()
+        except pickle.UnpicklingError as err:
+            raise pickle.UnpicklingError(f"{path.name}: {err}") from None
+    if not isinstance(entry, dict):
+        raise pickle.UnpicklingError(f"{path.name} holds a {type(entry).__name__}, not a batch")
+    return entry
+
+
 def cifar(title: str, cls: type[tvd.CIFAR10], num_classes: int) -> Source:
     """CIFAR-10/100: pickled batches of ``data`` rows (3x32x32, channel-major) and labels,
     read here because torchvision's class refuses any file whose MD5 differs from the
@@ -68,8 +111,7 @@ def cifar(title: str, cls: type[tvd.CIFAR10], num_classes: int) -> Source:
     def read(root: str, train: bool) -> Arrays:
         images, labels = [], []
         for name, _ in cls.train_list if train else cls.test_list:
-            with open(folder(root) / name, "rb") as f:
-                entry = pickle.load(f, encoding="latin1")
+            entry = read_cifar_batch(folder(root) / name)
             images.append(np.asarray(entry["data"], dtype=np.uint8))
             labels.extend(entry["labels"] if "labels" in entry else entry["fine_labels"])
         x = np.concatenate(images).reshape(-1, 3, 32, 32)
@@ -168,7 +210,7 @@ def load_torchvision(
             f"{src.title} files in {src.folder(root).resolve()} cannot be read "
             f"({type(err).__name__}: {reason}); delete them and run with dataset.download=true"
         ) from err
-    return image_split(
+    split = image_split(
         source,
         to_float(pool_x),
         pool_y,
@@ -180,6 +222,7 @@ def load_torchvision(
         augment,
         flip,
     )
+    return replace(split, fingerprint=fingerprint(pool_x, pool_y, test_x, test_y))
 
 
 def torchvision_loader(source: str) -> Callable[..., DataSplit]:
