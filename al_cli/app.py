@@ -167,6 +167,7 @@ def option_names(cfg: DictConfig) -> dict[str, str]:
 
 def setup(cfg: DictConfig) -> Experiment:
     """Build a run from its config; raises UserError for a mistake the user can fix."""
+    check_settings(cfg)
     names = option_names(cfg)
     budget = check_budget(cfg.budget)
     check_trainer(cfg.trainer)
@@ -265,7 +266,6 @@ def run_experiment(
 ) -> None:
     """Skip a finished run, resume an unfinished one, or start; record every round."""
     set_deterministic(cfg.deterministic)
-    check_settings(cfg)
     settings = identity_config(cfg)
     checkpoint = previous_run(cfg, out_dir, settings)
     config = OmegaConf.to_container(cfg, resolve=True)
