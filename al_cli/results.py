@@ -34,7 +34,7 @@ VERSIONED_PACKAGES = ["al-cli", "torch", "numpy", "hydra-core", "omegaconf", "sc
 
 CHECKPOINT = "checkpoint.pt"
 
-NOT_IDENTITY = ("hydra", "paths", "resume", "deterministic")
+NOT_IDENTITY = ("hydra", "paths", "resume", "deterministic", "threads", "logger")
 """Top-level keys that never change a run's results, so they are not part of its identity.
 Within an option, its schema marks such keys (``config.not_identity_keys``)."""
 
