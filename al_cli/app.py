@@ -48,6 +48,7 @@ from al_cli.results import (
 )
 from al_cli.seeding import numpy_rng
 from al_cli.strategies import build_strategy, check_compatible
+from al_cli.threads import set_threads
 from al_cli.trainer import check_trainer
 
 OmegaConf.register_new_resolver("al_hash", lambda *, _root_: config_hash(_root_), replace=True)
@@ -226,6 +227,7 @@ def run_experiment(
 ) -> None:
     """Skip a finished run, resume an unfinished one, or start; record every round."""
     set_deterministic(cfg.deterministic)
+    set_threads(cfg.threads)
     settings = identity_config(cfg)
     checkpoint = previous_run(cfg, out_dir, settings)
     config = OmegaConf.to_container(cfg, resolve=True)
