@@ -35,6 +35,7 @@ from al_cli.learner import Learner
 from al_cli.loop import Budget, Experiment, Interrupted, run_rounds
 from al_cli.migrate import legacy_twin
 from al_cli.posteriors import build_posterior, network_factory
+from al_cli.provenance import provenance
 from al_cli.results import (
     CHECKPOINT,
     CURVE_COLUMNS,
@@ -245,6 +246,7 @@ def run_experiment(
         "config_hash": identity_hash(settings),
         "device": str(exp.device),
         "torch_threads": torch.get_num_threads(),
+        **provenance(exp.device),
     }
     columns = CURVE_COLUMNS + list(exp.strategy.diagnostics)
     recorder = Recorder(out_dir, config, extra, settings, columns)

@@ -29,7 +29,15 @@ from al_cli.files import (  # noqa: F401  (re-exported for callers of results)
     csv_text,
 )
 
-VERSIONED_PACKAGES = ["al-cli", "torch", "numpy", "hydra-core", "omegaconf", "scikit-learn"]
+VERSIONED_PACKAGES = [
+    "al-cli",
+    "torch",
+    "torchvision",
+    "numpy",
+    "hydra-core",
+    "omegaconf",
+    "scikit-learn",
+]
 
 
 CHECKPOINT = "checkpoint.pt"
