@@ -24,8 +24,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import CompactHydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
-from tqdm.contrib.logging import logging_redirect_tqdm
 
+from al_cli import progress
 from al_cli.cluster import gpus_wanted, take_over_submitit_sigterm
 from al_cli.config import option_name
 from al_cli.data import Oracle, load_dataset, place_inputs
@@ -254,7 +254,7 @@ def run_experiment(
         recorder.restore(checkpoint)
     recorder.start()
     save_hydra_record(out_dir, cfg)
-    with log_file(out_dir), logging_redirect_tqdm([logging.root]):
+    with log_file(out_dir), progress.lines_above_bars():
         if checkpoint is not None:
             log.info(f"al run: resuming {out_dir} at round {checkpoint['next_round']}")
         log.info(f"al run: {exp.identity['strategy']} on {exp.identity['dataset']} -> {out_dir}")
@@ -316,6 +316,7 @@ def log_file(out_dir: Path) -> Iterator[None]:
     handler = logging.FileHandler(out_dir / LOG_FILE, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
+    quiet = quiet_console(log)
     try:
         yield
     except BaseException as err:  # to the file only: the console gets al run's own last line
@@ -325,6 +326,21 @@ def log_file(out_dir: Path) -> Iterator[None]:
     finally:
         log.removeHandler(handler)
         handler.close()
+        quiet.close()
+
+
+def quiet_console(logger: logging.Logger) -> contextlib.ExitStack:
+    """Under ``hydra/job_logging=disabled`` (no console handler, root above INFO, existing
+    loggers disabled), let ``logger`` through at INFO for run.log: its lines then reach no
+    console. Close the returned stack to undo it."""
+    stack = contextlib.ExitStack()
+    disabled, level = logger.disabled, logger.level
+    if logger.disabled or not logging.getLogger().handlers:
+        logger.disabled = False
+        logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))
+        stack.callback(setattr, logger, "disabled", disabled)
+        stack.callback(logger.setLevel, level)
+    return stack
 
 
 def made_by_this_run(out_dir: Path) -> list[Path]:
