@@ -50,6 +50,7 @@ from al_cli.results import (
 from al_cli.seeding import numpy_rng
 from al_cli.strategies import build_strategy, check_compatible
 from al_cli.threads import set_threads
+from al_cli.tracking import track
 from al_cli.trainer import check_trainer
 
 OmegaConf.register_new_resolver("al_hash", lambda *, _root_: config_hash(_root_), replace=True)
@@ -252,6 +253,7 @@ def run_experiment(
     recorder = Recorder(out_dir, config, extra, settings, columns)
     if checkpoint is not None:
         recorder.restore(checkpoint)
+    track(cfg, recorder, exp.identity)
     recorder.start()
     save_hydra_record(out_dir, cfg)
     with log_file(out_dir), progress.lines_above_bars():

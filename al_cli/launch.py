@@ -14,6 +14,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from al_cli.errors import UserError
 from al_cli.provenance import COMMAND_VARIABLE, typed_command
 
 
@@ -33,8 +34,10 @@ def remove_literal_job_folder(config: DictConfig) -> None:
 
 
 class LaunchHooks(Callback):
-    """In the launching process: keep the command line for the jobs' run.json. In each job:
-    tidy submitit's literal ``%j`` folder."""
+    """In the launching process: keep the command line for the jobs' run.json, and check the
+    chosen trackers' packages; for a sweep, also create MLflow's store and experiment before
+    any job starts, so parallel jobs never race to create them. In each job: tidy submitit's
+    literal ``%j`` folder. A problem is one line and exit 2, before anything is written."""
 
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         self.launching(config, sweep=False)
@@ -47,4 +50,15 @@ class LaunchHooks(Callback):
 
     @staticmethod
     def launching(config: DictConfig, sweep: bool) -> None:
+        from al_cli import tracking
+
         os.environ[COMMAND_VARIABLE] = typed_command(sys.argv)
+        try:
+            if sweep:
+                tracking.prepare_trackers(config)
+            else:  # a single run creates its store itself, once accepted
+                tracking.check_trackers(config)
+        except UserError as err:
+            # outside any task function: Hydra would print a traceback for an exception
+            print(f"al run: error: {err}", file=sys.stderr, flush=True)
+            sys.exit(2)

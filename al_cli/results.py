@@ -170,6 +170,9 @@ class Recorder:
             "versions": package_versions(),
             **extra,
         }
+        self.listeners: list[Any] = []
+        """Told of every saved round (``recorded(row)``) and of the end (``finished(status,
+        out_dir)``), after the files are written: the experiment trackers."""
 
     @property
     def checkpoint_path(self) -> Path:
@@ -212,6 +215,8 @@ class Recorder:
         }
         self._guarded(save_checkpoint, self.checkpoint_path, checkpoint)
         self._write_csvs()
+        for listener in self.listeners:
+            listener.recorded(self.curve[-1])
 
     def finish(self, status: str, error: str | None = None) -> None:
         """Mark the run's end in run.json; after a failure, a second failure to write is ignored."""
@@ -225,6 +230,8 @@ class Recorder:
         except ResultsNotWritable:
             if status == "finished":
                 raise
+        for listener in self.listeners:
+            listener.finished(status, self.out_dir)
 
     def _write_csvs(self) -> None:
         self._guarded(

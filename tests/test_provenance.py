@@ -96,6 +96,6 @@ def test_typed_command():
 
 
 def test_provenance_is_cheap_to_import():
-    code = "import sys, al_cli.provenance; print('torch' in sys.modules)"
+    code = "import sys, al_cli.provenance, al_cli.launch; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "False", out.stderr
