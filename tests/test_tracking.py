@@ -257,3 +257,23 @@ def test_logger_group_composes_one_or_several():
     assert both.logger.mlflow.experiment == "al" and both.logger.mlflow.tracking_uri is None
     refused("logger=mlflow", "logger.mlflow.experimnt=x", key="logger.mlflow.experimnt")
     refused("logger=wandb", key="logger")
+
+
+class OwnTracker(Tracker):
+    """A tracker of one's own, as a YAML under --config-dir's logger/ would name it."""
+
+    def __init__(self, project: str):
+        self.project = project
+
+
+def test_own_tracker_is_built_from_its_target():
+    from omegaconf import OmegaConf
+
+    from al_cli.errors import UserError
+    from al_cli.tracking import build_trackers
+
+    node = OmegaConf.create({"mine": {"_target_": f"{__name__}.OwnTracker", "project": "al"}})
+    [(name, tracker)] = build_trackers(node).items()
+    assert name == "mine" and isinstance(tracker, OwnTracker) and tracker.project == "al"
+    with pytest.raises(UserError, match="is not an experiment tracker"):
+        build_trackers(OmegaConf.create({"x": {"_target_": "collections.OrderedDict"}}))
