@@ -247,7 +247,7 @@ class RootConfig:
     device: str = "auto"
     resume: bool = True
     deterministic: bool = False
-    # CPU threads torch uses; null: the CPUs this process may use, divided by the parallel jobs
+    # CPU threads torch uses; null: OMP_NUM_THREADS, else the usable CPUs / the parallel jobs
     threads: Optional[int] = None  # noqa: UP045
     # trackers by name (logger=mlflow, logger=[mlflow,tensorboard]); empty: none
     logger: dict[str, Any] = field(default_factory=dict)
