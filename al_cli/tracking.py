@@ -247,19 +247,19 @@ def mlflow_uri(tracking_uri: str | None, results_dir: Path) -> str:
 
 def mlflow_experiment(client: Any, name: str, uri: str, results_dir: Path) -> str:
     """The id of experiment ``name``, created if new: with an SQLite store its artifacts go to
-    ``<results>/.mlflow/artifacts``, else where the server puts them. Parallel jobs that create the
-    store or the experiment at once retry, then find what the other made."""
-    location = None
+    ``<results>/.mlflow/artifacts``, else where the server puts them. Parallel jobs that create
+    an SQLite store or the experiment at once retry, then find what the other made."""
+    location, attempts = None, 1  # a server retries by itself (MLflow's HTTP retries)
     if uri.startswith("sqlite:"):
-        location = (results_dir.resolve() / ARTIFACT_FOLDER).as_uri()
-    for attempt in range(5):
+        location, attempts = (results_dir.resolve() / ARTIFACT_FOLDER).as_uri(), 5
+    for attempt in range(attempts):
         try:
             with quiet_mlflow():
                 found = client.get_experiment_by_name(name)
                 if found is None:
                     return client.create_experiment(name, artifact_location=location)
         except Exception:
-            if attempt == 4:
+            if attempt == attempts - 1:
                 raise
             time.sleep(0.5 * (attempt + 1))
             continue

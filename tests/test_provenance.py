@@ -39,14 +39,14 @@ def test_run_json_holds_the_provenance(tmp_path: Path):
     repo = tmp_path / "project"
     commit = make_repo(repo)
     (repo / "notes.txt").write_text("two\n")  # a tracked file changed: dirty
-    out = run_al("run", *FAST, "budget.max_labels=20", "hydra.run.dir=run", cwd=repo)
+    out = run_al("run", *FAST, "budget.max_labels=20", "threads=1", "hydra.run.dir=run", cwd=repo)
     assert out.returncode == 0, out.stderr
     info = json.loads((repo / "run" / "run.json").read_text())
     machine = info["host"]
     assert machine["hostname"] == socket.gethostname()
     assert machine["os"] == platform.platform()
     assert machine["cpu"] and machine["cpu_count"] >= machine["cpus_available"] >= 1
-    assert machine["torch_threads"] == info["torch_threads"] >= 1
+    assert machine["torch_threads"] == info["torch_threads"] == info["config"]["threads"] == 1
     assert "gpu" not in machine  # device=cpu: no GPU described
     for package in ("torch", "torchvision", "numpy", "hydra-core", "al-cli"):
         assert info["versions"][package] not in ("", "not installed"), package
@@ -54,9 +54,8 @@ def test_run_json_holds_the_provenance(tmp_path: Path):
     checkout = al_checkout()
     if checkout is not None:  # installed from a checkout (pip install -e .)
         assert info["git"]["al"]["commit"] == git(checkout, "rev-parse", "HEAD")
-    assert info["command_line"] == "al run " + " ".join([*FAST, "budget.max_labels=20"]) + (
-        " hydra.run.dir=run"
-    )
+    typed = [*FAST, "budget.max_labels=20", "threads=1", "hydra.run.dir=run"]
+    assert info["command_line"] == "al run " + " ".join(typed)
     assert info["started"] <= info["finished"] and info["status"] == "finished"
 
 

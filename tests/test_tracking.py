@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -72,7 +73,16 @@ def same_points(logged: list[tuple[int, float]], expected: list[tuple[int, float
     return steps == want_steps and list(values) == pytest.approx(list(want_values), rel=1e-6)
 
 
-def test_one_run_logs_everything_to_mlflow_and_tensorboard(tmp_path: Path):
+@pytest.fixture(scope="session")
+def empty_store(tmp_path_factory) -> Path:
+    """An MLflow SQLite store with its tables made (a few seconds, once per session)."""
+    path = tmp_path_factory.mktemp("store") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    return path
+
+
+def test_one_run_logs_everything_to_mlflow_and_tensorboard(tmp_path: Path, empty_store):
+    shutil.copy(empty_store, tmp_path / "mlflow.db")  # (the sweep test lets al make the tables)
     out = run_al("run", *FAST, "strategy=entropy", BOTH, f"paths.results_dir={tmp_path}")
     assert out.returncode == 0, out.stderr
     assert "Traceback" not in out.stderr and "mlflow.store" not in out.stderr
@@ -108,7 +118,8 @@ def start_al(*args: str) -> subprocess.Popen:
     )
 
 
-def test_killed_then_resumed_run_continues_the_same_tracker_runs(tmp_path: Path):
+def test_killed_then_resumed_run_continues_the_same_tracker_runs(tmp_path: Path, empty_store):
+    shutil.copy(empty_store, tmp_path / "mlflow.db")  # the tables exist: only the run is timed
     args = ("run", *LONG, BOTH, f"paths.results_dir={tmp_path}")
     proc = start_al(*args)
     deadline = time.monotonic() + 240
