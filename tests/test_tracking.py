@@ -81,36 +81,6 @@ def empty_store(tmp_path_factory) -> Path:
     return path
 
 
-def test_one_run_logs_everything_to_mlflow_and_tensorboard(tmp_path: Path, empty_store):
-    shutil.copy(empty_store, tmp_path / "mlflow.db")  # (the sweep test lets al make the tables)
-    out = run_al("run", *FAST, "strategy=entropy", BOTH, f"paths.results_dir={tmp_path}")
-    assert out.returncode == 0, out.stderr
-    assert "Traceback" not in out.stderr and "mlflow.store" not in out.stderr
-    # MLflow's artifact copy of the curve lies in a hidden folder, which al plot does not read
-    assert len(list(tmp_path.rglob("learning_curve.csv"))) == 2
-    [folder] = run_folders(tmp_path)
-    info = json.loads((folder / "run.json").read_text())
-    [run] = mlflow_runs(tmp_path)
-    assert info["tracking"]["mlflow"]["run_id"] == run.info.run_id
-    assert run.info.status == "FINISHED" and run.info.run_name.startswith("entropy-")
-    tags = run.data.tags
-    assert tags["dataset"] == "synthetic" and tags["model"] == "mlp"
-    assert tags["strategy"] == "entropy" and tags["seed"] == "0"
-    assert tags["config_hash"] == info["config_hash"] and folder.name == "seed0"
-    assert tags["config_hash"] in folder.parent.name
-    params = run.data.params
-    assert params["trainer.epochs"] == "5" and params["strategy.name"] == "entropy"
-    assert params["dataset.n_samples"] == "300" and params["seed"] == "0"
-    for key in METRICS:  # every curve column, step = n_labeled, exactly as in the CSV
-        assert same_points(history(tmp_path, run.info.run_id, key), curve_steps(folder, key))
-        assert same_points(scalars(folder, key), curve_steps(folder, key))
-    artifacts = {a.path for a in client(tmp_path).list_artifacts(run.info.run_id)}
-    assert artifacts == {"learning_curve.csv", "queries.csv", "run.json"}
-    local = client(tmp_path).download_artifacts(run.info.run_id, "run.json", str(tmp_path / "dl"))
-    assert json.loads(Path(local).read_text())["status"] == "finished"
-    assert (tmp_path / ".mlflow" / "artifacts").is_dir()  # beside mlflow.db, not in ./mlruns
-
-
 def start_al(*args: str) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
     return subprocess.Popen(
@@ -147,28 +117,52 @@ def test_killed_then_resumed_run_continues_the_same_tracker_runs(tmp_path: Path,
     assert len(list(folder.glob("events.out.tfevents.*"))) == 2  # one file per attempt
 
 
-def test_two_job_sweep_is_one_experiment_with_a_run_per_job(tmp_path: Path):
+def test_two_job_sweep_logs_everything_one_experiment_a_run_per_job(tmp_path: Path):
+    """A joblib sweep of two jobs at once with both trackers: the launching process makes the
+    store; each job is one MLflow run (params, every curve column, tags, artifacts) and one
+    TensorBoard run in its folder."""
     out = run_al(
         "run",
         "-m",
         "hydra/launcher=joblib",
         "hydra.launcher.n_jobs=2",
         *FAST,
-        "budget.max_labels=20",
-        "logger=mlflow",
+        "budget.max_labels=30",
+        "strategy=entropy",
+        BOTH,
         "logger.mlflow.experiment=sweep",
         "seed=0,1",
         f"paths.results_dir={tmp_path}",
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    runs = mlflow_runs(tmp_path, "sweep")
-    assert sorted(r.data.tags["seed"] for r in runs) == ["0", "1"]
-    assert {r.info.status for r in runs} == {"FINISHED"}
-    by_seed = {r.data.tags["seed"]: r for r in runs}
-    for folder in run_folders(tmp_path):
-        run = by_seed[folder.name.removeprefix("seed")]
-        points = history(tmp_path, run.info.run_id, "test_accuracy")
-        assert same_points(points, curve_steps(folder, "test_accuracy"))
+    assert "Traceback" not in out.stderr and "mlflow.store" not in out.stderr
+    # MLflow's artifact copies of the curves lie in a hidden folder, which al plot does not read
+    assert len(list(tmp_path.rglob("learning_curve.csv"))) == 4
+    assert (tmp_path / ".mlflow" / "artifacts").is_dir()  # beside mlflow.db, not in ./mlruns
+    runs = {r.data.tags["seed"]: r for r in mlflow_runs(tmp_path, "sweep")}
+    folders = run_folders(tmp_path)
+    assert sorted(runs) == ["0", "1"] and [f.name for f in folders] == ["seed0", "seed1"]
+    for folder in folders:
+        seed = folder.name.removeprefix("seed")
+        run, info = runs[seed], json.loads((folder / "run.json").read_text())
+        assert info["tracking"]["mlflow"]["run_id"] == run.info.run_id
+        assert run.info.status == "FINISHED" and run.info.run_name.startswith("entropy-")
+        tags = run.data.tags
+        assert tags["dataset"] == "synthetic" and tags["model"] == "mlp"
+        assert tags["strategy"] == "entropy" and tags["al.run_dir"] == str(folder)
+        assert tags["config_hash"] == info["config_hash"] in folder.parent.name
+        params = run.data.params
+        assert params["trainer.epochs"] == "5" and params["strategy.name"] == "entropy"
+        assert params["dataset.n_samples"] == "300" and params["seed"] == seed
+        for key in METRICS:  # every curve column, step = n_labeled, exactly as in the CSV
+            assert same_points(history(tmp_path, run.info.run_id, key), curve_steps(folder, key))
+            assert same_points(scalars(folder, key), curve_steps(folder, key))
+        artifacts = {a.path for a in client(tmp_path).list_artifacts(run.info.run_id)}
+        assert artifacts == {"learning_curve.csv", "queries.csv", "run.json"}
+        copy = client(tmp_path).download_artifacts(
+            run.info.run_id, "run.json", str(tmp_path / seed)
+        )
+        assert json.loads(Path(copy).read_text())["status"] == "finished"
 
 
 def test_missing_package_is_one_line_naming_the_extra(tmp_path: Path):
