@@ -24,8 +24,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import CompactHydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
-from tqdm.contrib.logging import logging_redirect_tqdm
 
+from al_cli import progress
 from al_cli.cluster import gpus_wanted, take_over_submitit_sigterm
 from al_cli.config import option_name
 from al_cli.data import Oracle, load_dataset, place_inputs
@@ -36,6 +36,7 @@ from al_cli.learner import Learner
 from al_cli.loop import Budget, Experiment, Interrupted, run_rounds
 from al_cli.migrate import legacy_twin
 from al_cli.posteriors import build_posterior, network_factory
+from al_cli.provenance import provenance
 from al_cli.results import (
     CHECKPOINT,
     CURVE_COLUMNS,
@@ -49,6 +50,8 @@ from al_cli.results import (
 )
 from al_cli.seeding import numpy_rng
 from al_cli.strategies import build_strategy, check_compatible
+from al_cli.threads import set_threads
+from al_cli.tracking import track
 from al_cli.trainer import check_trainer
 
 OmegaConf.register_new_resolver("al_hash", lambda *, _root_: config_hash(_root_), replace=True)
@@ -266,6 +269,7 @@ def run_experiment(
 ) -> None:
     """Skip a finished run, resume an unfinished one, or start; record every round."""
     set_deterministic(cfg.deterministic)
+    set_threads(cfg.threads)
     settings = identity_config(cfg)
     checkpoint = previous_run(cfg, out_dir, settings)
     config = OmegaConf.to_container(cfg, resolve=True)
@@ -286,14 +290,16 @@ def run_experiment(
         "torch_threads": torch.get_num_threads(),
         "data_fingerprint": exp.split.fingerprint,
         **({"classes": list(exp.split.classes)} if exp.split.classes else {}),
+        **provenance(exp.device),
     }
     columns = CURVE_COLUMNS + list(exp.strategy.diagnostics)
     recorder = Recorder(out_dir, config, extra, settings, columns, exp.split.fingerprint)
     if checkpoint is not None:
         recorder.restore(checkpoint)
+    track(cfg, recorder, exp.identity)
     recorder.start()
     save_hydra_record(out_dir, cfg)
-    with log_file(out_dir), logging_redirect_tqdm([logging.root]):
+    with log_file(out_dir), progress.lines_above_bars():
         if checkpoint is not None:
             log.info(f"al run: resuming {out_dir} at round {checkpoint['next_round']}")
         log.info(f"al run: {exp.identity['strategy']} on {exp.identity['dataset']} -> {out_dir}")
@@ -378,6 +384,7 @@ def log_file(out_dir: Path) -> Iterator[None]:
     handler = logging.FileHandler(out_dir / LOG_FILE, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
+    quiet = quiet_console(log)
     try:
         yield
     except BaseException as err:  # to the file only: the console gets al run's own last line
@@ -387,6 +394,21 @@ def log_file(out_dir: Path) -> Iterator[None]:
     finally:
         log.removeHandler(handler)
         handler.close()
+        quiet.close()
+
+
+def quiet_console(logger: logging.Logger) -> contextlib.ExitStack:
+    """Under ``hydra/job_logging=disabled`` (no console handler, root above INFO, existing
+    loggers disabled), let ``logger`` through at INFO for run.log: its lines then reach no
+    console. Close the returned stack to undo it."""
+    stack = contextlib.ExitStack()
+    disabled, level = logger.disabled, logger.level
+    if logger.disabled or not logging.getLogger().handlers:
+        logger.disabled = False
+        logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))
+        stack.callback(setattr, logger, "disabled", disabled)
+        stack.callback(logger.setLevel, level)
+    return stack
 
 
 def made_by_this_run(out_dir: Path) -> list[Path]:

@@ -118,6 +118,14 @@ def main(argv: list[str] | None = None) -> None:
         return
     command, rest = args[0], args[1:]
     if command == "run":
+        if "--version" in rest:
+            print(f"al {__version__}")
+            return
+        from al_cli import completion
+
+        status = completion.answer(rest)
+        if status is not None:
+            sys.exit(status)
         sys.argv = [f"{sys.argv[0]} run", *rest]
         run_hydra_app()
     elif command == "plot":

@@ -224,12 +224,33 @@ class PathsConfig:
     data_dir: str = "data"
 
 
+# -- logger: experiment trackers, any number at once ----------------------------------------
+
+
+@dataclass
+class MLflowLogger(Option):
+    """One MLflow run per al run. ``tracking_uri`` null: ``MLFLOW_TRACKING_URI`` when set, else
+    the SQLite file ``mlflow.db`` at the top of ``paths.results_dir``."""
+
+    tracking_uri: Optional[str] = None  # noqa: UP045
+    experiment: str = MISSING
+
+
+@dataclass
+class TensorBoardLogger(Option):
+    """Event files in the run folder."""
+
+
 @dataclass
 class RootConfig:
     seed: int = 0
     device: str = "auto"
     resume: bool = True
     deterministic: bool = False
+    # CPU threads torch uses; null: OMP_NUM_THREADS, else the usable CPUs / the parallel jobs
+    threads: Optional[int] = None  # noqa: UP045
+    # trackers by name (logger=mlflow, logger=[mlflow,tensorboard]); empty: none
+    logger: dict[str, Any] = field(default_factory=dict)
     paths: PathsConfig = field(default_factory=PathsConfig)
     dataset: Any = MISSING
     model: Any = MISSING
@@ -268,6 +289,10 @@ SCHEMAS: dict[str, dict[str, type]] = {
         "batchbald_schema": BatchBALDStrategy,
         "eer_schema": EERStrategy,
         "coreset_schema": CoresetStrategy,
+    },
+    "logger": {
+        "mlflow_schema": MLflowLogger,
+        "tensorboard_schema": TensorBoardLogger,
     },
 }
 """Per group, the schemas an option's YAML can name in its defaults list."""

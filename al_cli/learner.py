@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from al_cli.posteriors import Posterior
+from al_cli.progress import progress
 
 
 class Learner:
@@ -38,9 +39,10 @@ class Learner:
         self, x: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor], dim: int = 0
     ) -> torch.Tensor:
         """``fn`` applied to each batch of ``x`` (on the device), concatenated along ``dim``."""
+        starts = range(0, len(x), self.eval_batch_size)
         outs = [
             fn(x[i : i + self.eval_batch_size].to(self.device, non_blocking=True))
-            for i in range(0, len(x), self.eval_batch_size)
+            for i in progress(starts, "inference", "batch")
         ]
         return torch.cat(outs, dim=dim)
 

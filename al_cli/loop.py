@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from al_cli import progress
 from al_cli.data import DataSplit, Oracle, Pool
 from al_cli.errors import UserError
 from al_cli.learner import Learner
@@ -268,7 +269,7 @@ def run_rounds(
         initial=round_,
         desc="rounds",
         unit="round",
-        disable=None,
+        disable=not progress.shown(),
         leave=False,
     )
     try:

@@ -29,12 +29,20 @@ from al_cli.files import (  # noqa: F401  (re-exported for callers of results)
     csv_text,
 )
 
-VERSIONED_PACKAGES = ["al-cli", "torch", "numpy", "hydra-core", "omegaconf", "scikit-learn"]
+VERSIONED_PACKAGES = [
+    "al-cli",
+    "torch",
+    "torchvision",
+    "numpy",
+    "hydra-core",
+    "omegaconf",
+    "scikit-learn",
+]
 
 
 CHECKPOINT = "checkpoint.pt"
 
-NOT_IDENTITY = ("hydra", "paths", "resume", "deterministic")
+NOT_IDENTITY = ("hydra", "paths", "resume", "deterministic", "threads", "logger")
 """Top-level keys that never change a run's results, so they are not part of its identity.
 Within an option, its schema marks such keys (``config.not_identity_keys``)."""
 
@@ -198,6 +206,9 @@ class Recorder:
             "versions": package_versions(),
             **extra,
         }
+        self.listeners: list[Any] = []
+        """Told of every saved round (``recorded(row)``) and of the end (``finished(status,
+        out_dir)``), after the files are written: the experiment trackers."""
 
     @property
     def checkpoint_path(self) -> Path:
@@ -243,6 +254,8 @@ class Recorder:
             checkpoint["data_fingerprint"] = self.data_fingerprint
         self._guarded(save_checkpoint, self.checkpoint_path, checkpoint)
         self.write_csvs()
+        for listener in self.listeners:
+            listener.recorded(self.curve[-1])
 
     def finish(self, status: str, error: str | None = None) -> None:
         """Mark the run's end in run.json; after a failure, a second failure to write is ignored."""
@@ -256,6 +269,8 @@ class Recorder:
         except ResultsNotWritable:
             if status == "finished":
                 raise
+        for listener in self.listeners:
+            listener.finished(status, self.out_dir)
 
     def write_csvs(self) -> None:
         """learning_curve.csv and queries.csv from the rows held (each replaced whole)."""

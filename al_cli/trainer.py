@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 
@@ -11,7 +12,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from al_cli.errors import UserError, check_choice, unknown
+from al_cli.progress import steps
 from al_cli.seeding import seeded, torch_generator
+
+log = logging.getLogger("al")
 
 ExtraLoss = Callable[[nn.Module, int], torch.Tensor]
 """Added to the mean cross-entropy of a batch, given the net and the number of labels."""
@@ -85,7 +89,7 @@ def train_network(
     net.train()
     loss = torch.zeros(())
     with seeded(seed, device):
-        for _ in range(epochs):
+        for _ in steps(epochs, "training", "epoch"):
             perm = torch.randperm(n, generator=order_gen, device=device)
             for start in range(0, n, batch):
                 idx = perm[start : start + batch]
@@ -103,4 +107,6 @@ def train_network(
                     f"lower trainer.lr (now {cfg.lr})"
                 )
     net.eval()
-    return float(loss.detach())
+    last = float(loss.detach())
+    log.debug(f"trained on {n} labels: {epochs} epochs of {per_epoch} steps, last loss {last:.4f}")
+    return last

@@ -1,7 +1,8 @@
 """A short check of al on a CUDA machine (a minute or two): image data held on the GPU,
 ResNet-18 with augmentation under bfloat16 autocast, the Gal et al. CNN, seeded repeatability,
-and amp against full precision timed side by side. Data are small files in the real
-on-disk formats, written to a temporary folder (no download).
+and amp against full precision timed side by side; run.json names the GPU and the CUDA and
+cuDNN versions. Data are small files in the real on-disk formats, written to a temporary
+folder (no download).
 
     python scripts/gpu_check.py
     python scripts/gpu_check.py --dry-run   # the same steps, tiny, on the CPU: checks the script
@@ -84,6 +85,9 @@ def main() -> None:
            "trainer.min_steps=1", *common, f"hydra.run.dir={run}")  # fmt: skip
         info = json.loads((run / "run.json").read_text())
         assert dry or info["device"].startswith("cuda"), info["device"]
+        machine = info["host"]  # run.json's provenance: the GPU and CUDA/cuDNN on a CUDA device
+        assert dry or {"gpu", "gpu_memory_gb", "cuda", "cudnn"} <= set(machine), machine
+        print("   provenance:", {k: machine.get(k) for k in ("gpu", "cuda", "cudnn", "cpu")})
         curve = read_csv(run / "learning_curve.csv")
         print("   accuracy by round:", [r["test_accuracy"] for r in curve])
 

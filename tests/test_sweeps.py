@@ -40,6 +40,7 @@ def test_sweep_gives_one_complete_folder_per_job(tmp_path: Path, launcher: list[
     assert all([int(r["n_labeled"]) for r in c] == [10, 20] for c in curves)
     assert {c[0]["seed"] for c in curves} == {"0", "1"}
     assert read_csv(next(iter(runs.values())) / "queries.csv")
+    assert not list(tmp_path.rglob("%j"))  # submitit's literal folder name is removed
 
 
 def test_config_error_fails_its_job_alone(tmp_path: Path):

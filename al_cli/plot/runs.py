@@ -121,8 +121,15 @@ class Line:
         return sum(r.partial for r in self.runs)
 
 
+def in_hidden(curve: Path, root: Path) -> bool:
+    """Whether ``curve`` lies in a hidden folder below ``root`` (``.mlflow/``, where MLflow
+    keeps copies of the runs' files as artifacts): such copies are not runs of their own."""
+    return any(part.startswith(".") for part in curve.relative_to(root).parts[:-1])
+
+
 def find_curves(paths: list[Path]) -> list[Path]:
-    """Every ``learning_curve.csv`` below each path (or the path itself), each once, sorted."""
+    """Every ``learning_curve.csv`` below each path (or the path itself), each once, sorted;
+    none from hidden folders below it."""
     found: dict[Path, None] = {}
     for path in paths:
         if not path.exists():
@@ -132,7 +139,9 @@ def find_curves(paths: list[Path]) -> list[Path]:
                 raise PlotError(f"{path} is not a {CURVE_FILE}; give a folder or such a file")
             curves = [path]
         else:
-            curves = sorted(p for p in path.rglob(CURVE_FILE) if p.is_file())
+            curves = sorted(
+                p for p in path.rglob(CURVE_FILE) if p.is_file() and not in_hidden(p, path)
+            )
         if not curves:
             raise PlotError(f"no {CURVE_FILE} below {path}; run 'al run' first or check the path")
         found.update(dict.fromkeys(p.resolve() for p in curves))

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from al_cli.errors import UserError
+from al_cli.progress import steps
 from al_cli.strategies.base import Context, Selection, Strategy
 from al_cli.strategies.scores import EPS, bald
 from al_cli.strategies.selection import candidate_positions, check_candidates, picked, top_k
@@ -65,7 +66,7 @@ def batchbald(
     joint = torch.ones(s, 1, dtype=probs.dtype)
     weights: torch.Tensor | None = None
     draws: torch.Tensor | None = None  # for sampled configurations: the sample each one came from
-    for _ in range(k):
+    for _ in steps(k, "BatchBALD", "pick"):
         score = _joint_entropies(joint, probs, weights) - cond
         score[chosen] = -torch.inf
         i = int(torch.argmax(score))

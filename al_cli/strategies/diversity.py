@@ -11,6 +11,7 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 
 from al_cli.errors import check_choice
+from al_cli.progress import steps
 from al_cli.strategies.base import Context, Selection, Strategy
 from al_cli.strategies.selection import candidate_positions, check_candidates
 from al_cli.threads import one_thread
@@ -124,7 +125,7 @@ def k_center_greedy(
 
     n_new = k - len(picks)
     with one_thread():
-        for t in range(n_new):
+        for t in steps(n_new, "k-center greedy", "pick"):
             i = farthest(t)
             picks.append(i)
             gaps2.append(float(best[i]))

@@ -24,6 +24,7 @@ import torch
 
 from al_cli.errors import UserError, check_choice
 from al_cli.last_layer import ggn_hessian, layer_inputs, layer_weights, softmax_hessian
+from al_cli.progress import progress
 from al_cli.strategies.base import Context, Selection, Strategy
 from al_cli.strategies.selection import candidate_positions, check_candidates, picked, top_k
 from al_cli.threads import one_thread
@@ -104,7 +105,7 @@ def expected_future_loss(
     h_inv = h_inv.reshape(c, d, c, d)
     z_eval = (h_eval.double() @ w.T).to(h_eval.dtype)
     out = []
-    for i in range(0, len(h_cand), chunk):
+    for i in progress(range(0, len(h_cand), chunk), "expected error", "chunk"):
         hx = h_cand[i : i + chunk].double()
         z = hx @ w.T
         k = torch.einsum("qjcd,xd->xcqj", h_inv, hx)  # H^-1 (e_c (x) h_x), as [C, D] matrices

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from al_cli.last_layer import layer_inputs, layer_weights
+from al_cli.progress import steps
 from al_cli.strategies.base import Context, Selection, Strategy
 from al_cli.strategies.selection import (
     candidate_positions,
@@ -55,7 +56,7 @@ def kmeanspp_gradients(
     picks = [int(top_k(sq, 1, generator)[0])]
     scores = [float(sq[picks[0]])]
     with one_thread():  # memory-bound passes: threads gain little, and lose much on busy cores
-        for _ in range(k - 1):
+        for _ in steps(k - 1, "k-means++", "pick"):
             j = picks[-1]
             chosen[j] = True
             dist = sq + sq[j] - 2 * (a @ a[j]) * (h @ h[j])
