@@ -67,6 +67,13 @@ NOT_IDENTITY = {"identity": False}
 read them): left out of the run's identity, so moving the data keeps the run folder."""
 
 
+def added(value: Any) -> dict[str, Any]:
+    """Field metadata of a key added to an existing option: while it holds ``value``, the
+    setting that reproduces the option as it was before the key existed, it stays out of the
+    run's identity, so adding it moves no existing run folder."""
+    return {"identity_unless": value}
+
+
 @dataclass
 class TorchvisionDataset(ImageTransforms):
     root: str = field(default=MISSING, metadata=NOT_IDENTITY)
@@ -98,6 +105,7 @@ class CNNModel(MLPModel):
     filters: int = MISSING
     kernel_size: int = MISSING
     conv_dropout: float = MISSING
+    init: str = field(default=MISSING, metadata=added("torch"))
 
 
 @dataclass
@@ -208,6 +216,9 @@ class TrainerConfig:
     optimizer: str = MISSING
     lr: float = MISSING
     weight_decay: float = MISSING
+    # Keras-style L2 that shrinks as labels come in: (l2_per_label / n) * sum(w**2) on the
+    # hidden Linear weights, n the labeled set size (Gal et al. 2017: 3.5); 0 turns it off
+    l2_per_label: float = field(default=MISSING, metadata=added(0.0))
     momentum: float = MISSING
     epochs: int = MISSING
     min_steps: int = MISSING
@@ -328,11 +339,18 @@ register()
 
 
 def not_identity_keys(node: Any) -> set[str]:
-    """Keys of an option whose schema marks them as never changing results."""
+    """Keys of an option whose schema marks them as never changing results, or as added later
+    and still at the value that reproduces the option as it was before (see ``added``)."""
     schema = OmegaConf.get_type(node) if OmegaConf.is_config(node) else None
     if schema is None or not is_dataclass(schema):
         return set()
-    return {f.name for f in fields(schema) if f.metadata.get("identity", True) is False}
+    out = set()
+    for f in fields(schema):
+        if f.metadata.get("identity", True) is False:
+            out.add(f.name)
+        elif "identity_unless" in f.metadata and node.get(f.name) == f.metadata["identity_unless"]:
+            out.add(f.name)
+    return out
 
 
 def option_name(node: Any, group: str) -> str:

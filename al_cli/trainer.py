@@ -31,8 +31,42 @@ class TrainingDiverged(UserError):
     """The loss became NaN or infinite: almost always a learning rate that is too high."""
 
 
-def make_optimizer(net: nn.Module, cfg: DictConfig) -> torch.optim.Optimizer:
+def hidden_weights(net: nn.Module) -> list[nn.Parameter]:
+    """The weight matrices of the Linear layers inside ``net.features`` (every Linear but the
+    classifier for a plain module): what ``trainer.l2_per_label`` penalises. Never biases,
+    never convolutions, as Gal et al. 2017's released code put ``l2`` on its Dense(128) only."""
+    features = getattr(net, "features", net)
+    last = getattr(net, "classifier", None)
+    return [
+        m.weight
+        for m in features.modules()
+        if isinstance(m, nn.Linear) and m is not last and m.weight.requires_grad
+    ]
+
+
+def param_groups(net: nn.Module, cfg: DictConfig, n: int) -> list[dict]:
+    """One group with ``trainer.weight_decay``; with ``trainer.l2_per_label`` = c > 0 the
+    hidden Linear weights get ``weight_decay + 2 c / n`` instead, n the labels this round.
+
+    Coupled weight decay wd adds ``wd * w`` to the gradient, the gradient of
+    ``(wd / 2) * sum(w**2)``: so ``2 c / n`` is exactly Keras's ``l2(c / n)``, which adds
+    ``(c / n) * sum(w**2)`` to the loss. A prior whose weight shrinks as labels come in."""
     params = [p for p in net.parameters() if p.requires_grad]
+    c = float(cfg.get("l2_per_label", 0.0))
+    if c == 0:
+        return [{"params": params, "weight_decay": cfg.weight_decay}]
+    chosen = {id(p) for p in hidden_weights(net)}
+    return [
+        {"params": [p for p in params if id(p) not in chosen], "weight_decay": cfg.weight_decay},
+        {
+            "params": [p for p in params if id(p) in chosen],
+            "weight_decay": cfg.weight_decay + 2.0 * c / max(n, 1),
+        },
+    ]
+
+
+def make_optimizer(net: nn.Module, cfg: DictConfig, n: int = 1) -> torch.optim.Optimizer:
+    params = param_groups(net, cfg, n)
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "adamw":
@@ -53,9 +87,10 @@ def check_trainer(cfg: DictConfig) -> None:
         raise UserError(f"trainer.min_steps={cfg.min_steps} must be 0 or more")
     if not (cfg.lr > 0 and math.isfinite(cfg.lr)):
         raise UserError(f"trainer.lr={cfg.lr} must be a positive number")
-    for key in ("weight_decay", "momentum"):
-        if not (cfg[key] >= 0 and math.isfinite(cfg[key])):
-            raise UserError(f"trainer.{key}={cfg[key]} must be 0 or more")
+    for key in ("weight_decay", "momentum", "l2_per_label"):
+        value = cfg.get(key, 0.0)
+        if not (value >= 0 and math.isfinite(value)):
+            raise UserError(f"trainer.{key}={value} must be 0 or more")
     check_choice("trainer.optimizer", cfg.optimizer, OPTIMIZERS)
 
 
@@ -80,7 +115,7 @@ def train_network(
     batch = min(cfg.batch_size, n)
     per_epoch = math.ceil(n / batch)
     epochs = max(cfg.epochs, math.ceil(cfg.min_steps / per_epoch))
-    opt = make_optimizer(net, cfg)
+    opt = make_optimizer(net, cfg, n)
     order_gen = torch_generator(seed, "order", device=device)
     augment_gen = torch_generator(seed, "augment", device=device)
     amp = torch.autocast(

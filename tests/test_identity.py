@@ -41,7 +41,7 @@ GOLDEN = [
         ["dataset=cifar10", "model=resnet18", "strategy=kmeans", "dataset.augment=true"],
         "cifar10/resnet18/kmeans-b153c4bb/seed0",
     ),
-    (["+experiment=gal2017_mnist", "strategy=bald"], "mnist/cnn/bald-09f4ece8/seed0"),
+    (["+experiment=gal2017_mnist", "strategy=bald"], "mnist/cnn/bald-535d6e9a/seed0"),
     (["trainer.lr=0.01", "trainer.epochs=20"], "digits/mlp/random-7f9ce547/seed0"),
 ]
 
@@ -70,6 +70,19 @@ def test_what_never_changes_results_leaves_the_folder_alone(monkeypatch, tmp_pat
     monkeypatch.setenv("AL_DATA_DIR", str(tmp_path))
     assert run_dir("dataset=mnist", "model=cnn") == base
     assert run_dir("dataset=mnist", "model=cnn", "trainer.lr=0.1") != base
+
+
+def test_a_key_added_later_moves_no_folder_until_it_is_set():
+    """``trainer.l2_per_label`` and ``model.init`` came after runs were filed: at the values
+    that reproduce the old behaviour they stay out of the hash, any other value moves it."""
+    for base, key, other in (
+        (["dataset=mnist", "model=cnn"], "trainer.l2_per_label", "3.5"),
+        (["dataset=mnist", "model=cnn"], "model.init", "glorot"),
+    ):
+        folder = run_dir(*base)
+        neutral = "0.0" if key == "trainer.l2_per_label" else "torch"
+        assert run_dir(*base, f"{key}={neutral}") == folder
+        assert run_dir(*base, f"{key}={other}") != folder
 
 
 def test_identity_holds_only_the_chosen_options_keys():

@@ -150,3 +150,50 @@ def test_train_network_keeps_the_extra_loss_argument():
 
     train_network(net, torch.randn(6, 3, 16, 16), torch.arange(6) % 3, cfg.trainer, 0, extra)
     assert calls == [6, 6]
+
+
+def test_l2_per_label_is_keras_l2_over_n_on_the_hidden_dense_weights():
+    """``trainer.l2_per_label=c`` adds (c / n) * sum(w**2) on the hidden Linear weights only:
+    one SGD step with it equals one step on the loss with that term added by hand."""
+    from al_cli.models.cnn import GalCNN
+    from al_cli.trainer import hidden_weights, make_optimizer
+
+    cfg = compose_config("model=cnn", "trainer.optimizer=sgd", "trainer.momentum=0").trainer
+    cfg.l2_per_label, cfg.lr, n = 3.5, 0.1, 20
+    torch.manual_seed(0)
+    a = GalCNN((1, 28, 28), 10)
+    b = GalCNN((1, 28, 28), 10)
+    b.load_state_dict(a.state_dict())
+    a.eval(), b.eval()  # no dropout: both steps see the same network
+    (w,) = hidden_weights(a)
+    assert w is a.features[7].weight  # the dense 128 layer; not the convolutions, not biases
+    x, y = torch.rand(n, 1, 28, 28), torch.arange(n) % 10
+    opt = make_optimizer(a, cfg, n)
+    opt.zero_grad()
+    torch.nn.functional.cross_entropy(a(x), y).backward()
+    opt.step()
+    cfg.l2_per_label = 0.0
+    opt = make_optimizer(b, cfg, n)
+    opt.zero_grad()
+    loss = torch.nn.functional.cross_entropy(b(x), y) + 3.5 / n * b.features[7].weight.pow(2).sum()
+    loss.backward()
+    opt.step()
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        torch.testing.assert_close(pa, pb)
+    assert not torch.equal(a.features[7].weight, GalCNN((1, 28, 28), 10).features[7].weight)
+
+
+def test_glorot_init_is_keras_glorot_uniform_with_zero_biases():
+    from al_cli.models.cnn import GalCNN
+
+    torch.manual_seed(0)
+    net = GalCNN((1, 28, 28), 10, init="glorot")
+    dense = net.features[7]
+    bound = (6 / (dense.in_features + dense.out_features)) ** 0.5
+    assert dense.weight.abs().max() <= bound and dense.weight.abs().max() > 0.9 * bound
+    assert all(float(m.bias.detach().abs().sum()) == 0 for m in (net.features[0], dense, net.classifier))
+    torch.manual_seed(0)
+    default = GalCNN((1, 28, 28), 10)
+    assert float(default.classifier.bias.detach().abs().sum()) > 0
+    with pytest.raises(UserError, match="model.init='he' is not known"):
+        GalCNN((1, 28, 28), 10, init="he")

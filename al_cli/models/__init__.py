@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from al_cli.errors import UserError
+from al_cli.errors import UserError, check_choice
 
 
 class Model(nn.Module):
@@ -59,6 +59,25 @@ def image_shape(model: str, input_shape: tuple[int, ...]) -> tuple[int, int, int
 def check_dropout(dropout: float, key: str = "model.dropout") -> None:
     if not 0.0 <= dropout < 1.0:
         raise UserError(f"{key}={dropout} must lie in [0, 1)")
+
+
+INITS = ("torch", "glorot")
+"""``model.init``: ``torch`` keeps torch's default initialisation; ``glorot`` is Keras's
+default, which Gal et al. 2017's released code ran with: Glorot-uniform weights for every
+Linear and Conv layer and zero biases."""
+
+
+def init_weights(net: nn.Module, scheme: str) -> None:
+    """Re-initialise ``net``'s Linear and Conv layers by ``scheme`` (see ``INITS``), drawing
+    from torch's global generator, which the network's build seeds."""
+    check_choice("model.init", scheme, INITS)
+    if scheme == "torch":
+        return
+    for m in net.modules():
+        if isinstance(m, (nn.Linear, nn.modules.conv._ConvNd)):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
 
 
 def dense_layers(width: int, hidden: Sequence[int], dropout: float) -> tuple[list[nn.Module], int]:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from torch import nn
 
 from al_cli.errors import UserError
-from al_cli.models import Model, check_dropout, image_shape
+from al_cli.models import Model, check_dropout, image_shape, init_weights
 
 
 class GalCNN(Model):
@@ -25,6 +25,7 @@ class GalCNN(Model):
         hidden: Sequence[int] = (128,),
         conv_dropout: float = 0.25,
         dropout: float = 0.5,
+        init: str = "torch",
     ):
         super().__init__()
         channels, height, width = image_shape("cnn", input_shape)
@@ -50,3 +51,4 @@ class GalCNN(Model):
         )
         self.classifier = nn.Linear(hidden[0], num_classes)
         self.embedding_dim = hidden[0]
+        init_weights(self, init)

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Validation of the Gal et al. 2017 preset (+experiment=gal2017_mnist) on real MNIST digits;
+# results and reading in docs/benchmarks/gal2017_mnist.md.
+#
+#   scripts/gal2017_mnist.sh [OUT]        # default OUT: results/gal2017_mnist
+#
+# mnist_5k.npz (5,000 real digits, 500 per class; ../shared/data/README.md) through dataset=npz:
+# a stratified pool of 4,000 and test set of 1,000 (dataset.split_seed 0), everything else as
+# the preset ships: pixels in [0, 1], 20 class-balanced initial labels, 10 per round, 2,000
+# random candidates scored with 100 MC Dropout samples, the CNN rebuilt and trained each round.
+# Environment: SEEDS (default 0,1,2,3,4,5), STRATEGIES (default random,bald,max_entropy,
+# variation_ratios,batchbald), MAX_LABELS (default 600), JOBS parallel runs (default 2, one
+# torch thread each), AL (the al command). Runs go seed by seed, in the order of STRATEGIES, so
+# that at any time every finished strategy has the same seeds. Rerunning skips finished runs and
+# resumes unfinished ones (al's content-named run folders): stop and restart it freely.
+set -euo pipefail
+OUT=${1:-results/gal2017_mnist}
+SEEDS=${SEEDS:-0,1,2,3,4,5}
+STRATEGIES=${STRATEGIES:-random,bald,max_entropy,variation_ratios,batchbald}
+MAX_LABELS=${MAX_LABELS:-600}
+JOBS=${JOBS:-2}
+DATA=${MNIST5K:-../shared/data/mnist_5k.npz}
+AL=${AL:-al}
+export OMP_NUM_THREADS=1
+
+common=(
+    +experiment=gal2017_mnist
+    dataset=npz "dataset.path=$DATA" dataset.test_fraction=0.2
+    "budget.max_labels=$MAX_LABELS"
+    device=cpu threads=1
+    "paths.results_dir=$OUT"
+)
+
+mkdir -p "$OUT"
+{ date -u; uptime; nproc; git rev-parse HEAD 2>/dev/null || true; } > "$OUT/started.txt"
+IFS=, read -r -a seeds <<< "$SEEDS"
+IFS=, read -r -a strategies <<< "$STRATEGIES"
+run_one() {  # SEED STRATEGY
+    local log="$OUT/logs/seed$1_$2.log"
+    "$AL" run "seed=$1" "strategy=$2" "${common[@]}" >> "$log" 2>&1 \
+        || echo "seed $1 strategy $2 failed: see $log"
+}
+mkdir -p "$OUT/logs"
+for seed in "${seeds[@]}"; do
+    for strategy in "${strategies[@]}"; do
+        while (( $(jobs -rp | wc -l) >= JOBS )); do wait -n || true; done
+        run_one "$seed" "$strategy" &
+    done
+done
+wait
+{ date -u; uptime; } > "$OUT/finished.txt"
+
+# the comparison: paired by seed against random (same split and initial labels)
+"$AL" plot "$OUT" --target 0.9 --baseline random --out "$OUT/plots"
