@@ -32,6 +32,18 @@ class Option:
     _target_: str = MISSING
 
 
+NOT_IDENTITY = {"identity": False}
+"""Field metadata of a key that never changes results (where data lie, how many workers
+read them): left out of the run's identity, so moving the data keeps the run folder."""
+
+
+def added(value: Any) -> dict[str, Any]:
+    """Field metadata of a key added to an existing option: while it holds ``value``, the
+    setting that reproduces the option as it was before the key existed, it stays out of the
+    run's identity, so adding it moves no existing run folder."""
+    return {"identity_unless": value}
+
+
 # -- dataset ----------------------------------------------------------------------------------
 
 
@@ -41,6 +53,12 @@ class SplitDataset(Option):
 
     split_seed: int = MISSING
     test_fraction: float = MISSING
+
+
+@dataclass
+class DigitsDataset(SplitDataset):
+    # image: every pixel by one mean and standard deviation; feature: each pixel by its own
+    scaling: str = field(default=MISSING, metadata=added("feature"))
 
 
 @dataclass
@@ -60,18 +78,6 @@ class ImageTransforms(Option):
     std: list[float] = field(default_factory=list)
     augment: bool = False
     flip: bool = False
-
-
-NOT_IDENTITY = {"identity": False}
-"""Field metadata of a key that never changes results (where data lie, how many workers
-read them): left out of the run's identity, so moving the data keeps the run folder."""
-
-
-def added(value: Any) -> dict[str, Any]:
-    """Field metadata of a key added to an existing option: while it holds ``value``, the
-    setting that reproduces the option as it was before the key existed, it stays out of the
-    run's identity, so adding it moves no existing run folder."""
-    return {"identity_unless": value}
 
 
 @dataclass
@@ -274,6 +280,7 @@ class RootConfig:
 SCHEMAS: dict[str, dict[str, type]] = {
     "dataset": {
         "split_schema": SplitDataset,
+        "digits_schema": DigitsDataset,
         "synthetic_schema": SyntheticDataset,
         "torchvision_schema": TorchvisionDataset,
         "npz_schema": NpzDataset,

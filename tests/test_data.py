@@ -408,3 +408,26 @@ def test_cli_offline_and_missing_is_one_line(tmp_path: Path):
     assert str((tmp_path / "none" / "MNIST" / "raw").resolve()) in lines[0]
     assert "train-images-idx3-ubyte" in lines[0] and "dataset.download=true" in lines[0]
     assert not (tmp_path / "run" / "learning_curve.csv").exists()
+
+
+def test_digits_scale_all_pixels_alike_by_default():
+    """Per pixel, the few digits that ink an almost always blank pixel reach ~37 standard
+    deviations (BALD chased them); one scale for all pixels keeps every value small."""
+    from al_cli.data.tabular import load_digits
+
+    image, feature = load_digits(), load_digits(scaling="feature")
+    assert torch.equal(image.pool_y, feature.pool_y) and torch.equal(image.test_y, feature.test_y)
+    assert float(image.pool_x.abs().max()) < 2.0 < 30.0 < float(feature.pool_x.abs().max())
+    assert abs(float(image.pool_x.mean())) < 1e-5 and abs(float(image.pool_x.std()) - 1) < 1e-3
+    torch.testing.assert_close(feature.pool_x.mean(0), torch.zeros(64), atol=1e-5, rtol=0)
+    with pytest.raises(UserError, match="dataset.scaling='pixel' is not known"):
+        load_digits(scaling="pixel")
+
+
+def test_unknown_digits_scaling_is_one_line(tmp_path: Path):
+    out = run_al("run", "dataset.scaling=pixel", f"paths.results_dir={tmp_path / 'r'}")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip() == (
+        "al run: error: dataset.scaling='pixel' is not known; choose one of feature, image"
+    )
+    assert not (tmp_path / "r").exists()

@@ -19,30 +19,30 @@ from al_cli.results import identity_config
 from tests.conftest import FAST, run_al
 
 GOLDEN = [
-    ([], "digits/mlp/random-e5964e15/seed0"),
-    (["strategy=entropy"], "digits/mlp/entropy-c0b53f85/seed0"),
-    (["strategy=margin", "seed=3"], "digits/mlp/margin-2d1e70a9/seed3"),
-    (["strategy=bald"], "digits/mlp/bald-3b8673d0/seed0"),
-    (["strategy=mc_dropout", "posterior.samples=50"], "digits/mlp/mc_dropout-49bf8fe9/seed0"),
-    (["strategy=batchbald"], "digits/mlp/batchbald-e120a749/seed0"),
-    (["strategy=qbc"], "digits/mlp/qbc-b575a5f7/seed0"),
-    (["strategy=coreset"], "digits/mlp/coreset-abe0a547/seed0"),
-    (["strategy=eer"], "digits/mlp/eer-41d8b216/seed0"),
-    (["strategy=entropy", "posterior=deep_ensemble"], "digits/mlp/entropy-0c7f2e4c/seed0"),
+    ([], "digits/mlp/random-4c29120c/seed0"),
+    (["strategy=entropy"], "digits/mlp/entropy-353314b9/seed0"),
+    (["strategy=margin", "seed=3"], "digits/mlp/margin-62e41703/seed3"),
+    (["strategy=bald"], "digits/mlp/bald-94a9aa97/seed0"),
+    (["strategy=mc_dropout", "posterior.samples=50"], "digits/mlp/mc_dropout-f3eb4f60/seed0"),
+    (["strategy=batchbald"], "digits/mlp/batchbald-c8528090/seed0"),
+    (["strategy=qbc"], "digits/mlp/qbc-e57db5b5/seed0"),
+    (["strategy=coreset"], "digits/mlp/coreset-202a83c3/seed0"),
+    (["strategy=eer"], "digits/mlp/eer-2ab0f98c/seed0"),
+    (["strategy=entropy", "posterior=deep_ensemble"], "digits/mlp/entropy-0e93e095/seed0"),
     (
         ["dataset=synthetic", "strategy=badge", "budget.query_size=10"],
-        "synthetic/mlp/badge-78e43b04/seed0",
+        "synthetic/mlp/badge-a33ef9ca/seed0",
     ),
     (
         ["dataset=npz", "dataset.path=data/x.npz", "model=cnn", "strategy=bald"],
-        "npz/cnn/bald-c1c69bb2/seed0",
+        "npz/cnn/bald-8545fdb7/seed0",
     ),
     (
         ["dataset=cifar10", "model=resnet18", "strategy=kmeans", "dataset.augment=true"],
-        "cifar10/resnet18/kmeans-b153c4bb/seed0",
+        "cifar10/resnet18/kmeans-ad9a0e1c/seed0",
     ),
     (["+experiment=gal2017_mnist", "strategy=bald"], "mnist/cnn/bald-535d6e9a/seed0"),
-    (["trainer.lr=0.01", "trainer.epochs=20"], "digits/mlp/random-7f9ce547/seed0"),
+    (["trainer.lr=0.01", "trainer.epochs=20"], "digits/mlp/random-0779f5dd/seed0"),
 ]
 
 
@@ -83,6 +83,11 @@ def test_a_key_added_later_moves_no_folder_until_it_is_set():
         neutral = "0.0" if key == "trainer.l2_per_label" else "torch"
         assert run_dir(*base, f"{key}={neutral}") == folder
         assert run_dir(*base, f"{key}={other}") != folder
+    # digits' per-pixel scaling, the old behaviour, is no longer the default: its runs keep
+    # their old folders, today's default gets new ones
+    assert run_dir("dataset.scaling=feature", "trainer.min_steps=100") == (
+        "results/digits/mlp/random-e5964e15/seed0"
+    )
 
 
 def test_identity_holds_only_the_chosen_options_keys():

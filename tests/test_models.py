@@ -191,7 +191,9 @@ def test_glorot_init_is_keras_glorot_uniform_with_zero_biases():
     dense = net.features[7]
     bound = (6 / (dense.in_features + dense.out_features)) ** 0.5
     assert dense.weight.abs().max() <= bound and dense.weight.abs().max() > 0.9 * bound
-    assert all(float(m.bias.detach().abs().sum()) == 0 for m in (net.features[0], dense, net.classifier))
+    assert all(
+        float(m.bias.detach().abs().sum()) == 0 for m in (net.features[0], dense, net.classifier)
+    )
     torch.manual_seed(0)
     default = GalCNN((1, 28, 28), 10)
     assert float(default.classifier.bias.detach().abs().sum()) > 0
