@@ -97,7 +97,7 @@ def test_completion_query_lists_groups_options_and_keys():
     assert set(out.stdout.split()) == {"logger=mlflow", "logger=none", "logger=tensorboard"}
     env["COMP_LINE"] = "al trainer.l"
     out = subprocess.run([AL, "run", "-sc", "query=bash"], capture_output=True, text=True, env=env)
-    assert out.stdout.split() == ["trainer.lr="]
+    assert out.stdout.split() == ["trainer.l2_per_label=", "trainer.lr="]
 
 
 def test_completion_scripts_and_refusal():
