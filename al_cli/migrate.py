@@ -159,9 +159,12 @@ def only_hydra_record(folder: Path) -> bool:
 
 
 def legacy_runs(results: Path) -> list[Path]:
-    """Folders below ``results`` whose run.json an earlier version wrote."""
+    """Folders below ``results`` whose run.json an earlier version wrote, none in a hidden
+    folder (``.mlflow/`` keeps copies of runs' files, which are not runs of their own)."""
     out = []
     for info in sorted(results.rglob("run.json")):
+        if any(part.startswith(".") for part in info.relative_to(results).parts[:-1]):
+            continue
         try:
             if is_legacy(json.loads(info.read_text())):
                 out.append(info.parent)

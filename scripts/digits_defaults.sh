@@ -16,8 +16,8 @@ SEEDS=${SEEDS:-0,1,2,3,4}
 FIGURES=${FIGURES:-docs/figures}
 AL=${AL:-al}
 mkdir -p "$OUT"
-{ date -u; uptime; nproc; git rev-parse HEAD 2>/dev/null || true; } > "$OUT/started.txt"
+{ date -u; uptime; nproc --all; git rev-parse HEAD 2>/dev/null || true; } >> "$OUT/started.txt"
 OMP_NUM_THREADS=1 nice -n 5 "$AL" run -m "strategy=$STRATEGIES" "seed=$SEEDS" device=cpu threads=1 \
     "paths.results_dir=$OUT"
-{ date -u; uptime; } > "$OUT/finished.txt"
+{ date -u; uptime; } >> "$OUT/finished.txt"
 "$AL" plot "$OUT" --target 0.9 --baseline random --out "$FIGURES"

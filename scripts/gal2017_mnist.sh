@@ -32,7 +32,7 @@ common=(
 )
 
 mkdir -p "$OUT"
-{ date -u; uptime; nproc; git rev-parse HEAD 2>/dev/null || true; } > "$OUT/started.txt"
+{ date -u; uptime; nproc --all; git rev-parse HEAD 2>/dev/null || true; } >> "$OUT/started.txt"
 IFS=, read -r -a seeds <<< "$SEEDS"
 IFS=, read -r -a strategies <<< "$STRATEGIES"
 run_one() {  # SEED STRATEGY
@@ -48,7 +48,7 @@ for seed in "${seeds[@]}"; do
     done
 done
 wait
-{ date -u; uptime; } > "$OUT/finished.txt"
+{ date -u; uptime; } >> "$OUT/finished.txt"
 
 # the comparison: paired by seed against random (same split and initial labels)
 "$AL" plot "$OUT" --target 0.9 --baseline random --out "$OUT/plots"

@@ -38,12 +38,15 @@ def test_a_legacy_run_is_refused_with_the_way_to_migrate(results: Path):
 def test_migrate_then_skip_or_resume(results: Path):
     old = {name: next(results.rglob(f"{name}-*/seed*")) for name in ("entropy", "bald", "margin")}
     curves = {n: read_csv(p / "learning_curve.csv") for n, p in old.items()}
+    copy = results / ".mlflow" / "artifacts" / "entropy"  # a tracker's copy is no run
+    shutil.copytree(old["entropy"], copy)
     out = run_al("migrate", str(results), "--dry-run")
     assert out.returncode == 0 and out.stdout.count("would move ") == 4, out.stdout  # + summary
     assert all(p.exists() for p in old.values())
     out = run_al("migrate", str(results))
     assert out.returncode == 0 and "moved 3 run folder(s)" in out.stdout, out.stdout + out.stderr
     assert not any(p.exists() for p in old.values())
+    assert (copy / "run.json").exists()
     assert run_al("migrate", str(results)).stdout.endswith(
         "moved 0 run folder(s); 0 could not be migrated\n"
     )
