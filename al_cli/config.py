@@ -138,6 +138,8 @@ class DeterministicPosterior(Option):
 class MCDropoutPosterior(Option):
     samples: int = MISSING
     consistent_masks: bool = MISSING
+    # evaluation: true scores the mean over the samples; false the network with dropout off
+    test_dropout: bool = field(default=MISSING, metadata=added(True))
 
 
 @dataclass

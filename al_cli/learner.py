@@ -57,7 +57,11 @@ class Learner:
         return self.map_batches(x, self.posterior.sample_probs, dim=1)
 
     def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
-        """The posterior's mean prediction ``[N, C]``, which evaluation scores."""
+        """The posterior's prediction ``[N, C]``, which evaluation scores: its
+        ``predict_probs`` where it has one, else the mean of its samples."""
+        own = getattr(self.posterior, "predict_probs", None)
+        if own is not None:
+            return self.map_batches(x, own)
         return self.map_samples(x, lambda p: p.mean(dim=0))
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:

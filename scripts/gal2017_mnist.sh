@@ -10,7 +10,7 @@
 # random candidates scored with 100 MC Dropout samples, the CNN rebuilt and trained each round.
 # Environment: SEEDS (default 0,1,2,3,4,5), STRATEGIES (default random,bald,max_entropy,
 # variation_ratios,batchbald), MAX_LABELS (default 600), JOBS parallel runs (default 2, one
-# torch thread each), AL (the al command). Runs go seed by seed, in the order of STRATEGIES, so
+# torch thread each), OVERRIDES (more overrides, space-separated), AL (the al command). Runs go seed by seed, in the order of STRATEGIES, so
 # that at any time every finished strategy has the same seeds. Rerunning skips finished runs and
 # resumes unfinished ones (al's content-named run folders): stop and restart it freely.
 set -euo pipefail
@@ -30,6 +30,8 @@ common=(
     device=cpu threads=1
     "paths.results_dir=$OUT"
 )
+read -r -a extra <<< "${OVERRIDES:-}"
+common+=("${extra[@]}")
 
 mkdir -p "$OUT"
 { date -u; uptime; nproc --all; git rev-parse HEAD 2>/dev/null || true; } >> "$OUT/started.txt"

@@ -41,7 +41,7 @@ GOLDEN = [
         ["dataset=cifar10", "model=resnet18", "strategy=kmeans", "dataset.augment=true"],
         "cifar10/resnet18/kmeans-ad9a0e1c/seed0",
     ),
-    (["+experiment=gal2017_mnist", "strategy=bald"], "mnist/cnn/bald-535d6e9a/seed0"),
+    (["+experiment=gal2017_mnist", "strategy=bald"], "mnist/cnn/bald-04bea86a/seed0"),
     (["trainer.lr=0.01", "trainer.epochs=20"], "digits/mlp/random-0779f5dd/seed0"),
 ]
 

@@ -268,3 +268,19 @@ def test_laplace_posterior_samples_differ_and_fit_a_prior():
     fixed, _ = fitted("laplace", MLP, (6,), prior_precision=1e6, hessian="kron")
     assert fixed.prior_precision == 1e6
     assert fixed.sample_probs(x).std(0).mean() < probs.std(0).mean()
+
+
+def test_mc_dropout_test_dropout_off_scores_the_network_with_dropout_off():
+    """``posterior.test_dropout=false`` (Keras's test mode, as Gal et al. 2017 evaluated):
+    evaluation sees the plain network; the samples, and so every selection, are unchanged."""
+    from al_cli.learner import Learner
+
+    on, x = fitted("mc_dropout", CNN, (1, 10, 10))
+    off, _ = fitted("mc_dropout", CNN, (1, 10, 10), test_dropout=False)
+    torch.testing.assert_close(off.sample_probs(x), on.sample_probs(x))
+    plain = torch.softmax(off.net.eval()(x), dim=-1)
+    cpu = torch.device("cpu")
+    torch.testing.assert_close(Learner(off, cpu, 7).predict_proba(x), plain)
+    mean = Learner(on, cpu, 7).predict_proba(x)
+    torch.testing.assert_close(mean, on.sample_probs(x).mean(dim=0))
+    assert not torch.allclose(mean, plain, atol=1e-3)

@@ -104,6 +104,10 @@ class Posterior(Protocol):
         """Class probabilities ``[S, b, C]`` for one batch ``x`` on the device."""
         ...
 
+    def predict_probs(self, x: torch.Tensor) -> torch.Tensor:
+        """The prediction that evaluation scores, ``[b, C]``: the mean of the samples."""
+        return self.sample_probs(x).mean(dim=0)
+
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Penultimate features ``[b, D]`` of the (first) trained network."""
         raise UserError(f"{type(self).__name__} gives no embeddings")

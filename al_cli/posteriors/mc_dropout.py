@@ -107,12 +107,19 @@ def dropout_mask(
 
 
 class MCDropout(Posterior):
-    def __init__(self, factory: NetworkFactory, samples: int = 20, consistent_masks: bool = True):
+    def __init__(
+        self,
+        factory: NetworkFactory,
+        samples: int = 20,
+        consistent_masks: bool = True,
+        test_dropout: bool = True,
+    ):
         if samples < 2:
             raise UserError(f"posterior.samples={samples}: MC Dropout needs at least 2")
         self.factory = factory
         self.samples = int(samples)
         self.consistent = bool(consistent_masks)
+        self.test_dropout = bool(test_dropout)
         check_dropout_model(factory.build(0), factory.input_shape, factory.model_name)
         self.provides = frozenset({"samples"}) | network_provides(factory)
         if self.consistent:
@@ -231,6 +238,14 @@ class MCDropout(Posterior):
 
     def sample_probs(self, x: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.sample_logits(x), dim=-1)
+
+    @torch.no_grad()
+    def predict_probs(self, x: torch.Tensor) -> torch.Tensor:
+        """What evaluation scores: the mean over the T samples, or with ``test_dropout`` off
+        the network with dropout off (Keras's test mode, as Gal et al. 2017 evaluated)."""
+        if self.test_dropout:
+            return self.sample_probs(x).mean(dim=0)
+        return torch.softmax(self.net(x), dim=-1)  # eval mode, no sample: dropout is identity
 
     @torch.no_grad()
     def embed(self, x: torch.Tensor) -> torch.Tensor:
