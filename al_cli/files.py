@@ -72,3 +72,9 @@ def csv_text(rows: list[dict[str, Any]], columns: list[str]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()
+
+
+def in_hidden(path: Path, root: Path) -> bool:
+    """Whether ``path`` lies in a hidden folder below ``root`` (``.mlflow/``, where MLflow
+    keeps copies of the runs' files as artifacts): such copies are not runs of their own."""
+    return any(part.startswith(".") for part in path.relative_to(root).parts[:-1])

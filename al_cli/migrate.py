@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from al_cli.files import in_hidden
+
 RENAMED = {
     ("posterior", "samples"): ("strategy", "samples"),
     ("posterior", "consistent_masks"): ("strategy", "consistent_masks"),
@@ -163,7 +165,7 @@ def legacy_runs(results: Path) -> list[Path]:
     folder (``.mlflow/`` keeps copies of runs' files, which are not runs of their own)."""
     out = []
     for info in sorted(results.rglob("run.json")):
-        if any(part.startswith(".") for part in info.relative_to(results).parts[:-1]):
+        if in_hidden(info, results):
             continue
         try:
             if is_legacy(json.loads(info.read_text())):

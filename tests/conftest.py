@@ -46,6 +46,14 @@ def run_al(
     )
 
 
+def start_al(*args: str) -> subprocess.Popen:
+    """``al`` started in the background, as a user would, to be stopped or waited for."""
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    return subprocess.Popen(
+        [AL, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+
+
 def read_csv(path: Path) -> list[dict[str, str]]:
     with open(path, newline="") as f:
         return list(csv.DictReader(f))

@@ -29,18 +29,11 @@ from al_cli.results import (
     load_checkpoint,
 )
 from al_cli.trainer import TrainingDiverged
-from tests.conftest import AL, FAST, compose_config, read_csv, run_al, without_timing
+from tests.conftest import FAST, compose_config, read_csv, run_al, start_al, without_timing
 
 # Six rounds: enough to stop a run in the middle of it.
 LONG = [*FAST, "budget.max_labels=60", "trainer.min_steps=60", "strategy=entropy"]
 ROUNDS = 6
-
-
-def start_al(*args: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
-    return subprocess.Popen(
-        [AL, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
 
 
 def rows_in(path: Path) -> int:

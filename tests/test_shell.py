@@ -9,7 +9,6 @@ import pty
 import select
 import shutil
 import struct
-import subprocess
 import termios
 import time
 from pathlib import Path
@@ -91,12 +90,10 @@ def test_tab_completes_al_run_overrides(shell: list[str], tmp_path: Path):
 
 
 def test_completion_query_lists_groups_options_and_keys():
-    env = {**os.environ, "COMP_LINE": "al logger="}
-    out = subprocess.run([AL, "run", "-sc", "query=bash"], capture_output=True, text=True, env=env)
+    out = run_al("run", "-sc", "query=bash", env={"COMP_LINE": "al logger="})
     assert out.returncode == 0, out.stderr
     assert set(out.stdout.split()) == {"logger=mlflow", "logger=none", "logger=tensorboard"}
-    env["COMP_LINE"] = "al trainer.l"
-    out = subprocess.run([AL, "run", "-sc", "query=bash"], capture_output=True, text=True, env=env)
+    out = run_al("run", "-sc", "query=bash", env={"COMP_LINE": "al trainer.l"})
     assert out.stdout.split() == ["trainer.l2_per_label=", "trainer.lr="]
 
 

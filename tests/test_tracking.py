@@ -5,10 +5,8 @@ run continues the same tracker run without logging a round twice; a sweep is one
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import pytest
 
 from al_cli.files import CURVE_COLUMNS
 from al_cli.tracking import Tracker, Trackers, flatten, metrics
-from tests.conftest import AL, FAST, read_csv, run_al
+from tests.conftest import FAST, read_csv, run_al, start_al
 
 mlflow = pytest.importorskip("mlflow")
 pytest.importorskip("tensorboard")
@@ -79,13 +77,6 @@ def empty_store(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("store") / "mlflow.db"
     MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
     return path
-
-
-def start_al(*args: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
-    return subprocess.Popen(
-        [AL, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    )
 
 
 def test_killed_then_resumed_run_continues_the_same_tracker_runs(tmp_path: Path, empty_store):
@@ -169,16 +160,15 @@ def test_missing_package_is_one_line_naming_the_extra(tmp_path: Path):
     fake = tmp_path / "site"
     (fake / "mlflow").mkdir(parents=True)
     (fake / "mlflow" / "__init__.py").write_text("raise ImportError('No module named mlflow')\n")
-    env = {**os.environ, "PYTHONPATH": str(fake)}
-    env.pop("HYDRA_FULL_ERROR", None)
     results = tmp_path / "results"
     for sweep in ([], ["-m"]):
-        out = subprocess.run(
-            [AL, "run", *sweep, *FAST, "logger=mlflow", f"paths.results_dir={results}"],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=300,
+        out = run_al(
+            "run",
+            *sweep,
+            *FAST,
+            "logger=mlflow",
+            f"paths.results_dir={results}",
+            env={"PYTHONPATH": str(fake)},
         )
         assert out.returncode == 2, out.stderr
         lines = [line for line in out.stderr.splitlines() if line.strip()]
@@ -187,25 +177,13 @@ def test_missing_package_is_one_line_naming_the_extra(tmp_path: Path):
 
 
 def test_unreachable_server_is_one_line_and_writes_nothing(tmp_path: Path):
-    env = {
-        **os.environ,
-        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-        "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
-    }
-    env.pop("HYDRA_FULL_ERROR", None)
-    out = subprocess.run(
-        [
-            AL,
-            "run",
-            *FAST,
-            "logger=mlflow",
-            "logger.mlflow.tracking_uri=http://127.0.0.1:9",
-            f"hydra.run.dir={tmp_path / 'run'}",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
+    out = run_al(
+        "run",
+        *FAST,
+        "logger=mlflow",
+        "logger.mlflow.tracking_uri=http://127.0.0.1:9",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        env={"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"},
     )
     assert out.returncode == 2, out.stderr
     lines = [line for line in out.stderr.splitlines() if line.strip()]

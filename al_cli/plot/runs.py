@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from al_cli.files import CURVE_COLUMNS
+from al_cli.files import CURVE_COLUMNS, in_hidden
 from al_cli.plot import PlotError
 
 CURVE_FILE = "learning_curve.csv"
@@ -119,12 +119,6 @@ class Line:
     @property
     def partial(self) -> int:
         return sum(r.partial for r in self.runs)
-
-
-def in_hidden(curve: Path, root: Path) -> bool:
-    """Whether ``curve`` lies in a hidden folder below ``root`` (``.mlflow/``, where MLflow
-    keeps copies of the runs' files as artifacts): such copies are not runs of their own."""
-    return any(part.startswith(".") for part in curve.relative_to(root).parts[:-1])
 
 
 def find_curves(paths: list[Path]) -> list[Path]:

@@ -244,7 +244,7 @@ class MCDropout(Posterior):
         """What evaluation scores: the mean over the T samples, or with ``test_dropout`` off
         the network with dropout off (Keras's test mode, as Gal et al. 2017 evaluated)."""
         if self.test_dropout:
-            return self.sample_probs(x).mean(dim=0)
+            return super().predict_probs(x)
         return torch.softmax(self.net(x), dim=-1)  # eval mode, no sample: dropout is identity
 
     @torch.no_grad()
