@@ -227,6 +227,9 @@ class TrainerConfig:
     # Keras-style L2 that shrinks as labels come in: (l2_per_label / n) * sum(w**2) on the
     # hidden Linear weights, n the labeled set size (Gal et al. 2017: 3.5); 0 turns it off
     l2_per_label: float = field(default=MISSING, metadata=added(0.0))
+    # where l2_per_label applies: hidden (the hidden Linear weights, as Keras's Dense l2) or
+    # all (every parameter, biases and convolutions too)
+    l2_scope: str = field(default=MISSING, metadata=added("hidden"))
     momentum: float = MISSING
     epochs: int = MISSING
     min_steps: int = MISSING

@@ -27,13 +27,17 @@ CURVE_COLUMNS = [
     "test_accuracy",
     "test_nll",
     "test_ece",
+    "train_loss",
+    "train_steps",
     "train_seconds",
     "query_seconds",
     "eval_seconds",
 ]
-"""Identity columns, then metrics; every timing column, and only those, ends in ``_seconds``.
-A strategy's declared diagnostics (e.g. ``coreset_radius``) follow as extra columns, empty in
-the last round, which selects nothing."""
+"""Identity columns, then metrics, then how the round's networks trained (``train_loss``:
+final-epoch cross-entropy on the labeled set; ``train_steps``: optimiser steps per network;
+both averaged over the networks trained, empty where a posterior trains otherwise). Every
+timing column, and only those, ends in ``_seconds``. A strategy's declared diagnostics (e.g.
+``coreset_radius``) follow as extra columns, empty in the last round, which selects nothing."""
 
 QUERY_COLUMNS = ["round", "pool_index", "label", "score"]
 """``round``: the first round whose training set includes the label (0: the initial set).

@@ -32,8 +32,21 @@ class Learner:
     def n_samples(self) -> int:
         return self.posterior.n_samples
 
-    def fit(self, x: torch.Tensor, y: torch.Tensor, seed: int) -> None:
+    def fit(self, x: torch.Tensor, y: torch.Tensor, seed: int) -> dict[str, float | str]:
+        """Fit the posterior; returns the learning curve's ``train_loss`` and ``train_steps``:
+        the mean over the networks trained this round (empty for a posterior that trains
+        without a ``NetworkFactory``)."""
+        factory = getattr(self.posterior, "factory", None)
+        trained = getattr(factory, "trained", None)
+        if trained is not None:
+            trained.clear()
         self.posterior.fit(x.to(self.device), y.to(self.device), seed)
+        if not trained:
+            return {"train_loss": "", "train_steps": ""}
+        return {
+            "train_loss": round(sum(t.loss for t in trained) / len(trained), 6),
+            "train_steps": round(sum(t.steps for t in trained) / len(trained)),
+        }
 
     def map_batches(
         self, x: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor], dim: int = 0

@@ -182,7 +182,7 @@ def one_round(
     x_lab, y_lab = split.pool_x[labeled], pool.revealed_labels()
 
     t0 = time.perf_counter()
-    learner.fit(x_lab, y_lab, derive_seed(seed, "fit", round_))
+    training = learner.fit(x_lab, y_lab, derive_seed(seed, "fit", round_))
     train_seconds = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -204,6 +204,7 @@ def one_round(
         "round": round_,
         "n_labeled": pool.n_labeled,
         **metrics,
+        **training,
         "train_seconds": round(train_seconds, 4),
         "query_seconds": round(query_seconds, 4),
         "eval_seconds": round(eval_seconds, 4),

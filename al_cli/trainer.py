@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from omegaconf import DictConfig
@@ -25,6 +26,17 @@ Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
+L2_SCOPES = ("hidden", "all")
+
+
+@dataclass(frozen=True)
+class Training:
+    """What one network's training did, recorded in the learning curve so that an
+    undertrained network shows without an ablation: ``steps`` optimiser steps, ending at a
+    mean cross-entropy of ``loss`` over the last epoch's examples (penalties left out)."""
+
+    steps: int
+    loss: float
 
 
 class TrainingDiverged(UserError):
@@ -46,7 +58,8 @@ def hidden_weights(net: nn.Module) -> list[nn.Parameter]:
 
 def param_groups(net: nn.Module, cfg: DictConfig, n: int) -> list[dict]:
     """One group with ``trainer.weight_decay``; with ``trainer.l2_per_label`` = c > 0 the
-    hidden Linear weights get ``weight_decay + 2 c / n`` instead, n the labels this round.
+    hidden Linear weights (``trainer.l2_scope=hidden``) or every parameter (``all``) get
+    ``weight_decay + 2 c / n`` instead, n the labels this round.
 
     Coupled weight decay wd adds ``wd * w`` to the gradient, the gradient of
     ``(wd / 2) * sum(w**2)``: so ``2 c / n`` is exactly Keras's ``l2(c / n)``, which adds
@@ -55,14 +68,16 @@ def param_groups(net: nn.Module, cfg: DictConfig, n: int) -> list[dict]:
     c = float(cfg.get("l2_per_label", 0.0))
     if c == 0:
         return [{"params": params, "weight_decay": cfg.weight_decay}]
-    chosen = {id(p) for p in hidden_weights(net)}
-    return [
+    scope = cfg.get("l2_scope", "hidden")
+    chosen = {id(p) for p in (params if scope == "all" else hidden_weights(net))}
+    groups = [
         {"params": [p for p in params if id(p) not in chosen], "weight_decay": cfg.weight_decay},
         {
             "params": [p for p in params if id(p) in chosen],
             "weight_decay": cfg.weight_decay + 2.0 * c / max(n, 1),
         },
     ]
+    return [g for g in groups if g["params"]]
 
 
 def make_optimizer(net: nn.Module, cfg: DictConfig, n: int = 1) -> torch.optim.Optimizer:
@@ -92,6 +107,7 @@ def check_trainer(cfg: DictConfig) -> None:
         if not (value >= 0 and math.isfinite(value)):
             raise UserError(f"trainer.{key}={value} must be 0 or more")
     check_choice("trainer.optimizer", cfg.optimizer, OPTIMIZERS)
+    check_choice("trainer.l2_scope", cfg.get("l2_scope", "hidden"), L2_SCOPES)
 
 
 def train_network(
@@ -102,8 +118,9 @@ def train_network(
     seed: int,
     extra_loss: ExtraLoss | None = None,
     augment: Augment | None = None,
-) -> float:
-    """Train ``net`` in place on (x, y), already on the net's device; returns the last loss.
+) -> Training:
+    """Train ``net`` in place on (x, y), already on the net's device; returns its steps and
+    final-epoch cross-entropy.
 
     Runs ``max(epochs * ceil(n / batch_size), min_steps)`` steps so that tiny labeled sets
     still get enough updates. Data order, augmentation and dropout masks all follow ``seed``.
@@ -126,22 +143,23 @@ def train_network(
     with seeded(seed, device):
         for _ in steps(epochs, "training", "epoch"):
             perm = torch.randperm(n, generator=order_gen, device=device)
+            epoch_ce = torch.zeros((), device=device)
             for start in range(0, n, batch):
                 idx = perm[start : start + batch]
                 xb = x[idx] if augment is None else augment(x[idx], augment_gen)
                 with amp:
-                    loss = F.cross_entropy(net(xb), y[idx])
-                    if extra_loss is not None:
-                        loss = loss + extra_loss(net, n)
+                    ce = F.cross_entropy(net(xb), y[idx])
+                    loss = ce if extra_loss is None else ce + extra_loss(net, n)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+                epoch_ce += ce.detach().float() * len(idx)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(
                     f"the training loss became {loss.item()} with {n} labels; "
                     f"lower trainer.lr (now {cfg.lr})"
                 )
     net.eval()
-    last = float(loss.detach())
-    log.debug(f"trained on {n} labels: {epochs} epochs of {per_epoch} steps, last loss {last:.4f}")
-    return last
+    done = Training(steps=epochs * per_epoch, loss=float(epoch_ce) / n)
+    log.debug(f"trained on {n} labels: {done.steps} steps, final-epoch loss {done.loss:.4f}")
+    return done

@@ -18,7 +18,7 @@ from al_cli.config import option_name
 from al_cli.errors import UserError
 from al_cli.models import model_provides
 from al_cli.seeding import seeded
-from al_cli.trainer import Augment, ExtraLoss, train_network
+from al_cli.trainer import Augment, ExtraLoss, Training, train_network
 
 
 @dataclass
@@ -35,6 +35,8 @@ class NetworkFactory:
     device: torch.device
     augment: Augment | None = None
     """The data set's training-time augmentation, applied by every ``train`` call."""
+    trained: list[Training] = field(init=False, default_factory=list)
+    """Every ``train`` call since the learner last read them (``Learner.fit``)."""
     provides: frozenset[str] = field(init=False, default=frozenset())
     """What the model's networks offer (``embed``, ``last_layer``, ``dropout``): set by the
     first ``build``."""
@@ -54,8 +56,10 @@ class NetworkFactory:
         y: torch.Tensor,
         seed: int,
         extra_loss: ExtraLoss | None = None,
-    ) -> float:
-        return train_network(net, x, y, self.trainer_cfg, seed, extra_loss, self.augment)
+    ) -> Training:
+        done = train_network(net, x, y, self.trainer_cfg, seed, extra_loss, self.augment)
+        self.trained.append(done)
+        return done
 
     @property
     def warm_start(self) -> bool:
