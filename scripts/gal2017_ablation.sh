@@ -25,14 +25,16 @@ AL=${AL:-al}
 PYTHON=${PYTHON:-python}
 export OMP_NUM_THREADS=1
 
-peer="trainer.batch_size=64 trainer.min_steps=300 trainer.l2_per_label=1.25 trainer.l2_scope=all"
-peer+=" dataset.mean=[0.1307] dataset.std=[0.3081] model.init=torch posterior.samples=20"
+# the peer script's training: batch 64, at least 300 steps, weight decay 2.5/n on every
+# parameter, inputs standardised with MNIST's mean and std, torch's default initialisation
+train="trainer.batch_size=64 trainer.min_steps=300 trainer.l2_per_label=1.25 trainer.l2_scope=all"
+train+=" dataset.mean=[0.1307] dataset.std=[0.3081] model.init=torch"
 # NAME STRATEGIES OVERRIDES... (relative to +experiment=gal2017_keras)
 VARIANTS=(
-    "steps bald trainer.batch_size=64 trainer.min_steps=300"
+    "peer_training bald,random $train"
     "keras bald"
-    "peer bald $peer"
-    "steps random trainer.batch_size=64 trainer.min_steps=300"
+    "steps bald,random trainer.batch_size=64 trainer.min_steps=300"
+    "peer bald $train posterior.samples=20"
     "keras random"
     "batch64 bald trainer.batch_size=64"
     "minsteps300 bald trainer.min_steps=300"

@@ -10,7 +10,9 @@
 # random candidates scored with 100 MC Dropout samples, the CNN rebuilt and trained each round.
 # Environment: SEEDS (default 0,1,2,3,4,5), STRATEGIES (default random,bald,max_entropy,
 # variation_ratios,batchbald), MAX_LABELS (default 600), JOBS parallel runs (default 2, one
-# torch thread each), OVERRIDES (more overrides, space-separated), AL (the al command). Runs go seed by seed, in the order of STRATEGIES, so
+# torch thread each on the CPU), DEVICE (cpu; cuda on a GPU machine, where the JOBS runs share
+# the GPU: e.g. DEVICE=cuda JOBS=8), EXPERIMENT (gal2017_mnist; gal2017_keras for the authors'
+# settings), OVERRIDES (more overrides, space-separated), AL (the al command). Runs go seed by seed, in the order of STRATEGIES, so
 # that at any time every finished strategy has the same seeds. Rerunning skips finished runs and
 # resumes unfinished ones (al's content-named run folders): stop and restart it freely.
 set -euo pipefail
@@ -19,17 +21,20 @@ SEEDS=${SEEDS:-0,1,2,3,4,5}
 STRATEGIES=${STRATEGIES:-random,bald,max_entropy,variation_ratios,batchbald}
 MAX_LABELS=${MAX_LABELS:-600}
 JOBS=${JOBS:-2}
+DEVICE=${DEVICE:-cpu}
+EXPERIMENT=${EXPERIMENT:-gal2017_mnist}
 DATA=${MNIST5K:-../shared/data/mnist_5k.npz}
 AL=${AL:-al}
 export OMP_NUM_THREADS=1
 
 common=(
-    +experiment=gal2017_mnist
+    "+experiment=$EXPERIMENT"
     dataset=npz "dataset.path=$DATA" dataset.test_fraction=0.2
     "budget.max_labels=$MAX_LABELS"
-    device=cpu threads=1
+    "device=$DEVICE"
     "paths.results_dir=$OUT"
 )
+[[ $DEVICE == cpu ]] && common+=(threads=1)
 read -r -a extra <<< "${OVERRIDES:-}"
 common+=("${extra[@]}")
 

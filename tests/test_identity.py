@@ -41,6 +41,8 @@ GOLDEN = [
         ["dataset=cifar10", "model=resnet18", "strategy=kmeans", "dataset.augment=true"],
         "cifar10/resnet18/kmeans-ad9a0e1c/seed0",
     ),
+    # the authors' code: the shipped preset's folder, which stays there if the preset departs
+    (["+experiment=gal2017_keras", "strategy=bald"], "mnist/cnn/bald-04bea86a/seed0"),
     (["+experiment=gal2017_mnist", "strategy=bald"], "mnist/cnn/bald-04bea86a/seed0"),
     (["trainer.lr=0.01", "trainer.epochs=20"], "digits/mlp/random-0779f5dd/seed0"),
 ]
@@ -73,14 +75,16 @@ def test_what_never_changes_results_leaves_the_folder_alone(monkeypatch, tmp_pat
 
 
 def test_a_key_added_later_moves_no_folder_until_it_is_set():
-    """``trainer.l2_per_label`` and ``model.init`` came after runs were filed: at the values
-    that reproduce the old behaviour they stay out of the hash, any other value moves it."""
+    """``trainer.l2_per_label``, ``trainer.l2_scope`` and ``model.init`` came after runs were
+    filed: at the values that reproduce the old behaviour they stay out of the hash, any other
+    value moves it."""
     for base, key, other in (
         (["dataset=mnist", "model=cnn"], "trainer.l2_per_label", "3.5"),
         (["dataset=mnist", "model=cnn"], "model.init", "glorot"),
+        (["dataset=mnist", "model=cnn"], "trainer.l2_scope", "all"),
     ):
         folder = run_dir(*base)
-        neutral = "0.0" if key == "trainer.l2_per_label" else "torch"
+        neutral = {"trainer.l2_per_label": "0.0", "model.init": "torch"}.get(key, "hidden")
         assert run_dir(*base, f"{key}={neutral}") == folder
         assert run_dir(*base, f"{key}={other}") != folder
     # digits' per-pixel scaling, the old behaviour, is no longer the default: its runs keep

@@ -183,6 +183,44 @@ def test_l2_per_label_is_keras_l2_over_n_on_the_hidden_dense_weights():
     assert not torch.equal(a.features[7].weight, GalCNN((1, 28, 28), 10).features[7].weight)
 
 
+def test_l2_scope_all_decays_every_parameter_by_2c_over_n():
+    """``trainer.l2_scope=all``: every parameter, biases and convolutions too, gets coupled
+    weight decay 2c/n (c=1.25: torch's weight_decay=2.5/n on everything); ``hidden`` only the
+    dense hidden weights; a scope that is not known is refused."""
+    from al_cli.models.cnn import GalCNN
+    from al_cli.trainer import check_trainer, make_optimizer
+
+    cfg = compose_config("model=cnn").trainer
+    cfg.l2_per_label, n = 1.25, 20
+    net = GalCNN((1, 28, 28), 10)
+    cfg.l2_scope = "all"
+    (group,) = make_optimizer(net, cfg, n).param_groups
+    assert group["weight_decay"] == pytest.approx(2.5 / n)
+    assert len(group["params"]) == len(list(net.parameters()))
+    cfg.l2_scope = "hidden"
+    decays = {len(g["params"]): g["weight_decay"] for g in make_optimizer(net, cfg, n).param_groups}
+    assert decays == {len(list(net.parameters())) - 1: 0.0, 1: pytest.approx(2.5 / n)}
+    cfg.l2_scope = "everything"
+    with pytest.raises(UserError, match="trainer.l2_scope='everything' is not known"):
+        check_trainer(cfg)
+
+
+def test_training_reports_its_steps_and_final_epoch_loss():
+    """What the learning curve's ``train_steps`` and ``train_loss`` come from: the steps run
+    (``max(epochs * ceil(n / batch), min_steps)``, whole epochs) and the mean cross-entropy of
+    the last epoch's examples, which falls as a network fits its labels."""
+    cfg = compose_config("trainer.batch_size=8", "trainer.epochs=2", "trainer.min_steps=0").trainer
+    torch.manual_seed(0)
+    x, y = torch.randn(20, 10), torch.arange(20) % 2
+    net = network_factory(compose_config().model, cfg, (10,), 2, torch.device("cpu")).build(0)
+    short = train_network(net, x, y, cfg, 0)
+    assert short.steps == 2 * 3
+    cfg.min_steps = 100
+    long = train_network(net, x, y, cfg, 0)
+    assert long.steps == 34 * 3  # whole epochs: ceil(100 / 3) of them
+    assert 0 < long.loss < short.loss
+
+
 def test_glorot_init_is_keras_glorot_uniform_with_zero_biases():
     from al_cli.models.cnn import GalCNN
 
