@@ -48,6 +48,7 @@ def test_run_end_to_end(tmp_path: Path):
     assert [int(r["round"]) for r in curve] == [0, 1, 2, 3]
     assert {r["strategy"] for r in curve} == {"entropy"}
     assert all(0.0 <= float(r["test_accuracy"]) <= 1.0 for r in curve)
+    assert all(int(r["train_steps"]) > 0 and float(r["train_loss"]) >= 0 for r in curve)
     queries = read_csv(tmp_path / "queries.csv")
     assert list(queries[0]) == QUERY_COLUMNS
     assert len(queries) == 40 and len({q["pool_index"] for q in queries}) == 40
