@@ -129,6 +129,7 @@ BAD_INPUTS = [
     (["trainer.weight_decay=-1"], "trainer.weight_decay"),
     (["trainer.momentum=-5"], "trainer.momentum"),
     (["trainer.l2_per_label=-1"], "trainer.l2_per_label"),
+    (["trainer.l2_scope=everything"], "trainer.l2_scope"),
 ]
 
 
@@ -139,7 +140,7 @@ def test_bad_input_is_refused_at_setup(overrides: list[str], key: str):
         setup(compose_config(*FAST, *overrides))
 
 
-CLI_BAD_INPUTS = [BAD_INPUTS[i] for i in (0, 5, 9, 10, 13, 16)]
+CLI_BAD_INPUTS = [BAD_INPUTS[i] for i in (0, 5, 9, 10, 13, 16, 17)]
 
 
 @pytest.mark.parametrize(("overrides", "key"), CLI_BAD_INPUTS, ids=[k for _, k in CLI_BAD_INPUTS])
