@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from hydra import compose, initialize_config_module
@@ -83,3 +85,13 @@ def refused(*overrides: str, key: str) -> str:
 @pytest.fixture
 def fast() -> list[str]:
     return list(FAST)
+
+
+def script(name: str) -> ModuleType:
+    """``scripts/NAME.py`` as a module: where a benchmark keeps the code a change replaced, its
+    test compares against that same function."""
+    path = Path(__file__).resolve().parent.parent / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"scripts_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

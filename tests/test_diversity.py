@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from al_cli.strategies import diversity
 from al_cli.strategies.diversity import k_center_greedy, nearest_distinct, upper_bounds
 
 
@@ -91,6 +92,60 @@ def test_nearest_distinct_takes_each_point_once():
     points = torch.tensor([[0.0, 0.0], [1.0, 0.0], [5.0, 5.0]])
     centroids = torch.tensor([[0.1, 0.0], [0.2, 0.0], [4.0, 4.0]])
     assert nearest_distinct(points, centroids).tolist() == [0, 1, 2]
+    with pytest.raises(ValueError, match="4 centroids"):
+        nearest_distinct(points, torch.cat([centroids, centroids[:1]]))
+
+
+def nearest_distinct_reference(points: torch.Tensor, centroids: torch.Tensor) -> list[int]:
+    """The textbook loop: all distances from coordinate differences, then for each centroid in
+    turn the first position of the smallest distance among the points not yet taken."""
+    p, c = points.double(), centroids.double()
+    dist = ((c[:, None, :] - p[None, :, :]) ** 2).sum(2)
+    taken = torch.zeros(len(p), dtype=torch.bool)
+    picks = []
+    for row in dist:
+        i = int(row.masked_fill(taken, math.inf).argmin())  # argmin: the first of equal ones
+        taken[i] = True
+        picks.append(i)
+    return picks
+
+
+def pool_with(
+    kind: str, n: int, k: int, dim: int, g: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Points and centroids: continuous, or on a small integer grid (exact ties: centroids
+    halfway between grid points, many points at one place), or a few places repeated."""
+    if kind == "gaussian":
+        points = torch.randn(n, dim, generator=g) * 3 + 50
+        shift = torch.randn(k, dim, generator=g)
+    else:
+        if kind == "grid":
+            points = torch.randint(0, 3, (n, dim), generator=g).float()
+        else:  # four places, each point a copy of one: centroids share all their nearest points
+            places = torch.randint(0, 2, (4, dim), generator=g).float()
+            points = places[torch.randint(4, (n,), generator=g)]
+        shift = 0.5 * torch.randint(-1, 2, (k, dim), generator=g)
+    return points, points[torch.randint(n, (k,), generator=g)] + shift
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "grid", "copies"])
+@pytest.mark.parametrize(
+    ("n", "k", "dim", "cached", "nearest"),
+    [
+        (500, 40, 5, 1 << 20, 16),  # one chunk of the pool
+        (700, 60, 3, 600, 4),  # chunks of 10 points; few candidates: more passes
+        (300, 300, 2, 1000, 1),  # every point taken, one candidate at a time
+        (50, 7, 1, 7, 2),  # one point per chunk
+    ],
+)
+def test_nearest_distinct_equals_reference(kind, n, k, dim, cached, nearest, monkeypatch):
+    monkeypatch.setattr(diversity, "CACHED", cached)
+    monkeypatch.setattr(diversity, "NEAREST", nearest)
+    for seed in range(3):
+        g = torch.Generator().manual_seed(seed)
+        points, centroids = pool_with(kind, n, k, dim, g)
+        expected = nearest_distinct_reference(points, centroids)
+        assert nearest_distinct(points, centroids).tolist() == expected
 
 
 def test_kmeans_takes_one_point_per_cluster():

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from al_cli.last_layer import layer_inputs
+from al_cli.strategies import gradient
 from al_cli.strategies.gradient import expected_gradient_length, kmeanspp_gradients
+from tests.conftest import script
 
 
 def autograd_gradients(layer: torch.nn.Linear, h: torch.Tensor, y: int) -> torch.Tensor:
@@ -71,3 +74,42 @@ def test_badge_distances_match_explicit_gradient_embeddings():
     assert counts[first] == 0
     freq, expected = counts / 400, d2 / d2.sum()
     assert (freq - expected).abs().max() < 0.08
+
+
+@pytest.mark.parametrize(
+    ("n", "c", "d", "k", "rows"),
+    [
+        (300, 3, 5, 40, 8),  # chunks of 8 rows
+        (1000, 10, 129, 60, 64),  # the default MLP's 128 features and the bias
+        (777, 4, 17, 30, 2048),  # one chunk
+        (50, 2, 3, 50, 16),  # the whole pool
+    ],
+)
+def test_badge_picks_and_scores_equal_the_float64_copy(n, c, d, k, rows, monkeypatch):
+    # the float32 inputs are held once and converted a chunk at a time: the same float64
+    # products, bit for bit, so the same draws
+    monkeypatch.setattr(gradient, "ROWS", rows)
+    old = script("bench_scale").old_kmeanspp_gradients  # BADGE's seeding with the float64 copy
+    for seed in range(3):
+        g = torch.Generator().manual_seed(seed)
+        probs = torch.softmax(3 * torch.randn(n, c, generator=g), 1)
+        h = torch.randn(n, d, generator=g) * torch.rand(n, 1, generator=g) * 4 + 1
+        h[: n // 5] = h[0]  # repeated inputs: equal distances, and zero ones
+        expected = old(probs, h, k, torch.Generator().manual_seed(seed))
+        got = kmeanspp_gradients(probs, h, k, torch.Generator().manual_seed(seed))
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_array_equal(got[1], expected[1])
+
+
+@pytest.mark.parametrize("rows", [8, 16, 2048])
+def test_row_dots_equal_a_float64_copy_bit_for_bit(rows, monkeypatch):
+    # MKL's dot products depend on where their operands lie in memory: every row, h[j] too,
+    # is converted where it would lie in a full float64 copy, so the products are the copy's
+    monkeypatch.setattr(gradient, "ROWS", rows)
+    for n, d, seed in [(7, 17, 0), (7, 17, 3), (300, 129, 1)]:
+        h = torch.randn(n, d, generator=torch.Generator().manual_seed(seed)) * 4
+        h64 = h.double()
+        for j in range(n):
+            dots = gradient.row_dots(h, j, torch.empty(n, dtype=torch.float64))
+            assert torch.equal(dots, h64 @ h64[j])
+        assert torch.equal(gradient.row_norms(h), (h64 * h64).sum(1))

@@ -20,18 +20,30 @@ METRICS = ("euclidean", "cosine")
 RECENT = 16
 CELLS = 1 << 22
 """Distance-matrix entries computed at once: memory stays O(N), never N x N."""
+CACHED = 1 << 20
+"""Entries of ``nearest_distinct``'s distance chunks (8 MiB): closer to the cache between the
+steps that read them, 30% less time than ``CELLS``-sized ones (200k points, 100 centroids)."""
+NEAREST = 16
+"""Candidates per centroid in ``nearest_distinct``'s first pass over the pool."""
 
 
-def sq_dists(x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-    """Squared euclidean distances ``[len(x), len(c)]`` in float64."""
+def sq_dists(x: torch.Tensor, c: torch.Tensor, cc: torch.Tensor | None = None) -> torch.Tensor:
+    """Squared euclidean distances ``[len(x), len(c)]`` in float64. ``cc``: ``c``'s squared
+    row norms in float64, when the caller has them (a loop over chunks of ``x``)."""
     x, c = x.double(), c.double()
-    return ((x * x).sum(1)[:, None] + (c * c).sum(1)[None, :] - 2 * x @ c.T).clamp_min(0)
+    cc = (c * c).sum(1) if cc is None else cc
+    return ((x * x).sum(1)[:, None] + cc[None, :] - 2 * x @ c.T).clamp_min(0)
 
 
-def min_sq_dists(x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-    """Each row of ``x``'s squared distance to its nearest row of ``c``, in chunks of ``x``."""
+def min_sq_dists(x: torch.Tensor, c: torch.Tensor, cc: torch.Tensor | None = None) -> torch.Tensor:
+    """Each row of ``x``'s squared distance to its nearest row of ``c``, in chunks of ``x``;
+    ``c`` is converted and normed once, not once per chunk (``cc``: its norms, if known)."""
+    c = c.double()
+    cc = (c * c).sum(1) if cc is None else cc
     step = max(1, CELLS // max(len(c), 1))
-    return torch.cat([sq_dists(x[i : i + step], c).min(1).values for i in range(0, len(x), step)])
+    return torch.cat(
+        [sq_dists(x[i : i + step], c, cc).min(1).values for i in range(0, len(x), step)]
+    )
 
 
 def upper_bounds(pool: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
@@ -97,8 +109,10 @@ def k_center_greedy(
     # exact distances in float64 between rows shifted by the mean: less cancellation
     mu = pool.float().mean(0).double()
     centers = centers.double() - mu
+    center_norms = (centers * centers).sum(1)  # squared norms: once per query, not per pick
     seen = torch.full((n,), -1, dtype=torch.long, device=pool.device)
     chosen = pool.new_empty((k, pool.shape[1]), dtype=torch.float64)
+    chosen_norms = pool.new_empty(k, dtype=torch.float64)
 
     def farthest(t: int) -> int:
         """The unchosen point farthest from its nearest center, given ``t`` chosen ones."""
@@ -109,14 +123,14 @@ def k_center_greedy(
             stale = top[seen[top] < t]
             unseen = stale[seen[stale] < 0]
             if len(unseen):
-                best[unseen] = min_sq_dists(pool[unseen].double() - mu, centers)
+                best[unseen] = min_sq_dists(pool[unseen].double() - mu, centers, center_norms)
                 seen[unseen] = 0
             stale = stale[seen[stale] < t]
             # rows refreshed lately need few centers, old ones many: do the two groups apart
             for rows in (stale[seen[stale] >= t - RECENT], stale[seen[stale] < t - RECENT]):
                 if len(rows):
                     lo = int(seen[rows].min())
-                    fresh = min_sq_dists(pool[rows].double() - mu, chosen[lo:t])
+                    fresh = min_sq_dists(pool[rows].double() - mu, chosen[lo:t], chosen_norms[lo:t])
                     best[rows] = torch.minimum(best[rows], fresh)
             seen[stale] = t
             i = int(top[best[top].argmax()])
@@ -131,6 +145,7 @@ def k_center_greedy(
             gaps2.append(float(best[i]))
             best[i] = -math.inf
             chosen[t] = pool[i].double() - mu
+            chosen_norms[t : t + 1] = (chosen[t : t + 1] * chosen[t : t + 1]).sum(1)
         radius2 = float(best[farthest(n_new)]) if len(picks) < n else 0.0
 
     def distance(d2: np.ndarray) -> np.ndarray:
@@ -140,17 +155,74 @@ def k_center_greedy(
     return np.asarray(picks, dtype=np.int64), gaps, float(distance(np.float64(radius2)))
 
 
+def smallest(d: torch.Tensor, m: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each row's ``m`` smallest entries and their columns, ascending, the lower column first
+    among equal entries: the order in which a first-index argmin would take them."""
+    if m >= d.shape[1]:
+        return d.sort(dim=1, stable=True)
+    top = d.topk(m + 1, dim=1, largest=False)
+    cols = top.indices[:, :m].sort(dim=1).values
+    values, order = d.gather(1, cols).sort(dim=1, stable=True)
+    cols = cols.gather(1, order)
+    # where the m-th and (m+1)-th values are equal, topk may have split a tie: sort in full
+    split = top.values[:, m] == top.values[:, m - 1]
+    if split.any():
+        full, full_cols = d[split].sort(dim=1, stable=True)
+        values[split], cols[split] = full[:, :m], full_cols[:, :m]
+    return values, cols
+
+
+def nearest_untaken(
+    points: torch.Tensor, centroids: torch.Tensor, m: int, taken: torch.Tensor
+) -> torch.Tensor:
+    """Each centroid's ``m`` nearest points that are not ``taken``: ``[k, m]`` positions in
+    ``smallest``'s order (taken points fill the end of a row when fewer are left).
+
+    One pass over the pool in chunks of rows against all centroids at once, each chunk
+    converted to float64 and normed once: time O(N k D), memory O(CACHED + k m).
+    """
+    c = centroids.double()
+    cc = (c * c).sum(1)[:, None]
+    step = max(1, CACHED // len(c))
+    best = c.new_empty((len(c), 0))
+    best_cols = torch.empty((len(c), 0), dtype=torch.long, device=c.device)
+    for lo in range(0, len(points), step):
+        x = points[lo : lo + step].double()
+        d_k_r = torch.sub(cc + (x * x).sum(1)[None, :], c @ x.T, alpha=2).clamp_min_(0)
+        d_k_r.masked_fill_(taken[None, lo : lo + step], math.inf)
+        values, cols = smallest(d_k_r, m)
+        # earlier chunks first: on equal distances, the stable sort keeps the lower position
+        best, order = torch.cat([best, values], 1).sort(dim=1, stable=True)
+        best, order = best[:, :m], order[:, :m]
+        best_cols = torch.cat([best_cols, cols + lo], 1).gather(1, order)
+    return best_cols
+
+
 def nearest_distinct(points: torch.Tensor, centroids: torch.Tensor) -> np.ndarray:
-    """For each centroid in turn, the nearest point not already taken by an earlier one."""
-    taken = torch.zeros(len(points), dtype=torch.bool, device=points.device)
-    picks = []
-    step = max(1, CELLS // max(len(points), 1))
-    for s in range(0, len(centroids), step):
-        d = sq_dists(centroids[s : s + step], points)
-        for row in d:
-            i = int(row.masked_fill(taken, math.inf).argmin())
-            taken[i] = True
-            picks.append(i)
+    """For each centroid in turn, the nearest point not already taken by an earlier one (the
+    lowest position among equally near ones).
+
+    Linear in the pool: one pass keeps each centroid's ``NEAREST`` nearest points, and the
+    picks are made from those. A centroid whose candidates were all taken before it (many
+    centroids sharing their nearest points) starts another pass, for itself and the centroids
+    after it, with twice as many candidates and the taken points left out.
+    """
+    n, k = len(points), len(centroids)
+    if k > n:
+        raise ValueError(f"{k} centroids cannot take distinct points of {n}")
+    taken = np.zeros(n, dtype=bool)
+    picks: list[int] = []
+    m = NEAREST
+    while len(picks) < k:
+        rest = centroids[len(picks) :]
+        mask = torch.as_tensor(taken, device=points.device)
+        for row in nearest_untaken(points, rest, min(m, n), mask).cpu().numpy():
+            free = row[~taken[row]]
+            if not len(free):
+                break
+            picks.append(int(free[0]))
+            taken[free[0]] = True
+        m = min(2 * m, max(NEAREST, CELLS // len(rest)))
     return np.asarray(picks, dtype=np.int64)
 
 

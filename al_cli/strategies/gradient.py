@@ -35,6 +35,31 @@ def expected_gradient_length(probs: torch.Tensor, h: torch.Tensor) -> torch.Tens
     return (probs * residual).sum(dim=1) * h.norm(dim=1)
 
 
+ROWS = 2048
+"""Rows of BADGE's layer inputs converted to float64 at a time (a multiple of 8: see
+``row_dots``)."""
+
+
+def row_norms(h: torch.Tensor) -> torch.Tensor:
+    """Each row's squared norm in float64, ``ROWS`` rows converted at a time."""
+    return torch.cat([(x * x).sum(1) for x in (rows.double() for rows in h.split(ROWS))])
+
+
+def row_dots(h: torch.Tensor, j: int, out: torch.Tensor) -> torch.Tensor:
+    """``h @ h[j]`` in float64 into ``out``, ``ROWS`` rows converted at a time into one buffer
+    (which stays in cache).
+
+    On the CPU, bit for bit what a full float64 copy of ``h`` gives (MKL's dot products depend
+    on their operands' alignment): every row, ``h[j]`` too, is converted to where it would lie
+    in the copy, modulo 64 bytes (8 float64 rows of any width span a multiple of 64 bytes).
+    """
+    hj = h.new_empty((8, h.shape[1]), dtype=torch.float64)[j % 8].copy_(h[j])
+    chunk = h.new_empty((min(ROWS, len(h)), h.shape[1]), dtype=torch.float64)
+    for rows, dots in zip(h.split(ROWS), out.split(ROWS), strict=True):
+        torch.mv(chunk[: len(rows)].copy_(rows), hj, out=dots)
+    return out
+
+
 def kmeanspp_gradients(
     probs: torch.Tensor, h: torch.Tensor, k: int, generator: torch.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -46,20 +71,23 @@ def kmeanspp_gradients(
     The first center is the largest gradient; each next one is drawn with probability
     proportional to its squared distance to the nearest chosen center. Returns the picks and,
     as their scores, that squared distance when each was drawn (the first: its squared norm).
+
+    ``h`` ``[N, D]`` is held once, in the precision it comes in (float32 from the network),
+    not beside a float64 copy: its products are computed in float64 a chunk of rows at a time.
     """
     a = probs.double() - torch.nn.functional.one_hot(probs.argmax(1), probs.shape[1]).double()
-    h = h.double()
-    sq = (a * a).sum(1) * (h * h).sum(1)
+    sq = (a * a).sum(1) * row_norms(h)
     n = len(sq)
     chosen = torch.zeros(n, dtype=torch.bool, device=sq.device)
     d2 = torch.full_like(sq, float("inf"))
+    hh = torch.empty_like(sq)
     picks = [int(top_k(sq, 1, generator)[0])]
     scores = [float(sq[picks[0]])]
     with one_thread():  # memory-bound passes: threads gain little, and lose much on busy cores
         for _ in steps(k - 1, "k-means++", "pick"):
             j = picks[-1]
             chosen[j] = True
-            dist = sq + sq[j] - 2 * (a @ a[j]) * (h @ h[j])
+            dist = sq + sq[j] - 2 * (a @ a[j]) * row_dots(h, j, hh)
             d2 = torch.minimum(d2, dist.clamp_min(0))
             weights = torch.where(chosen, 0.0, d2).cpu()
             if not weights.sum() > 0:  # every remaining input duplicates a center: uniform
