@@ -4,6 +4,7 @@ Nothing is downloaded; ``dataset.download=false`` everywhere."""
 
 from __future__ import annotations
 
+import copy
 import pickle
 from dataclasses import replace
 from pathlib import Path
@@ -12,10 +13,12 @@ import numpy as np
 import pytest
 import scipy.io
 import torch
+from omegaconf import OmegaConf
 from PIL import Image
 
 from al_cli.data import load_dataset, place_inputs
 from al_cli.data.images import CropFlip
+from al_cli.data.vision import SOURCES, download_failure, ensure_files
 from al_cli.errors import UserError
 from tests.conftest import compose_config, read_csv, refused, run_al
 
@@ -175,9 +178,10 @@ def test_download_only_what_is_missing(tmp_path: Path, monkeypatch):
     with pytest.raises(UserError) as err:
         load_dataset(cfg.dataset)
     message = str(err.value)
-    assert message.startswith("could not download SVHN into " + str((tmp_path / "x").resolve()))
-    assert "train_32x32.mat" in message and "dataset.download=false" in message
-    assert "\n" not in message
+    assert message.startswith("could not download SVHN (network error: Name or service not known)")
+    assert f"put {{train,test}}_32x32.mat in {(tmp_path / 'x').resolve()} and" in message
+    assert "dataset.download=false" in message and "\n" not in message
+    assert not (tmp_path / "x").exists()  # the failed download left no empty folder behind
 
 
 def test_unreadable_files_are_a_clear_error(tmp_path: Path):
@@ -336,17 +340,52 @@ def check_run(out, run_dir: Path, n_labeled: list[int]) -> list[dict]:
     return curve
 
 
-def test_gal2017_experiment_composes_over_any_strategy():
+GAL2017_KERAS_TRAINING = {
+    "trainer": {
+        "optimizer": "adam", "lr": 0.001, "weight_decay": 0.0, "l2_per_label": 3.5,
+        "l2_scope": "hidden", "momentum": 0.9, "epochs": 50, "min_steps": 0, "batch_size": 128,
+        "eval_batch_size": 1024, "warm_start": False, "amp": False,
+    },
+    "posterior": {
+        "name": "mc_dropout", "_target_": "al_cli.posteriors.mc_dropout.MCDropout",
+        "samples": 100, "consistent_masks": True, "test_dropout": False,
+    },
+    "model": {
+        "name": "cnn", "_target_": "al_cli.models.cnn.GalCNN", "hidden": [128], "dropout": 0.5,
+        "filters": 32, "kernel_size": 4, "conv_dropout": 0.25, "init": "glorot",
+    },
+    "dataset": {"name": "mnist", "mean": [0.0], "std": [1.0], "augment": False},
+    "budget": {"initial": 20, "initial_balanced": True, "query_size": 10, "max_labels": 1000},
+    "candidates": 2000,
+}  # fmt: skip
+"""The authors' Keras code, as +experiment=gal2017_keras resolves it."""
+
+GAL2017_DEPARTURES: dict[tuple[str, str], object] = {}
+"""Where +experiment=gal2017_mnist departs from the code, each to be measured on real digits
+(docs/benchmarks/gal2017_mnist.md): none yet. Changing one is a decision, not an accident."""
+
+
+def resolved_training(experiment: str, strategy: str) -> dict:
+    """What a preset fixes, resolved over ``strategy``: the keys of GAL2017_KERAS_TRAINING."""
+    cfg = OmegaConf.to_container(
+        compose_config(f"+experiment={experiment}", f"strategy={strategy}"), resolve=True
+    )
+    out = {k: cfg[k] for k in ("trainer", "posterior", "model", "budget")}
+    out["dataset"] = {k: cfg["dataset"][k] for k in GAL2017_KERAS_TRAINING["dataset"]}
+    out["candidates"] = cfg["strategy"]["candidates"]
+    return out
+
+
+@pytest.mark.parametrize("strategy", ["bald", "entropy", "batchbald"])
+def test_gal2017_presets_pin_their_resolved_training(strategy: str):
+    """Both presets resolve to exactly these settings over any strategy; the shipped one differs
+    from the authors' code in the measured departures only."""
     assert "experiment" not in str(compose_config())  # not in the defaults list
-    cfg = compose_config("+experiment=gal2017_mnist", "strategy=entropy")
-    assert (cfg.dataset.name, cfg.model.name, cfg.strategy.name) == ("mnist", "cnn", "entropy")
-    assert (cfg.budget.initial, cfg.budget.initial_balanced) == (20, True)
-    assert (cfg.budget.query_size, cfg.budget.max_labels) == (10, 1000)
-    assert cfg.strategy.candidates == 2000 and cfg.posterior.samples == 100
-    assert cfg.posterior.name == "mc_dropout"  # every acquisition on MC dropout, as the paper
-    assert (cfg.trainer.epochs, cfg.trainer.batch_size) == (50, 128)
-    assert list(cfg.dataset.mean) == [0.0] and list(cfg.dataset.std) == [1.0]
-    assert (cfg.model.kernel_size, cfg.model.filters, list(cfg.model.hidden)) == (4, 32, [128])
+    assert resolved_training("gal2017_keras", strategy) == GAL2017_KERAS_TRAINING
+    expected = copy.deepcopy(GAL2017_KERAS_TRAINING)
+    for (group, key), value in GAL2017_DEPARTURES.items():
+        expected[group][key] = value
+    assert resolved_training("gal2017_mnist", strategy) == expected
 
 
 def test_cli_gal2017_experiment_on_mnist_files(tmp_path: Path):
@@ -361,6 +400,7 @@ def test_cli_gal2017_experiment_on_mnist_files(tmp_path: Path):
         "dataset.download=false",
         "budget.max_labels=40",
         "trainer.epochs=1",
+        "trainer.min_steps=0",
         "device=cpu",
         f"hydra.run.dir={tmp_path / 'run'}",
     )
@@ -408,6 +448,92 @@ def test_cli_offline_and_missing_is_one_line(tmp_path: Path):
     assert str((tmp_path / "none" / "MNIST" / "raw").resolve()) in lines[0]
     assert "train-images-idx3-ubyte" in lines[0] and "dataset.download=true" in lines[0]
     assert not (tmp_path / "run" / "learning_curve.csv").exists()
+
+
+def test_cli_failed_download_is_one_short_line_and_leaves_no_folder(tmp_path: Path):
+    """No network (a proxy that refuses, so the test never downloads): one short line with
+    the reason and where to put the files, and none of the folders the download made."""
+    offline = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}
+    data = tmp_path / "data" / "sets"
+    (tmp_path / "data").mkdir()
+    out = run_al(
+        "run", "dataset=mnist", "model=cnn", f"paths.data_dir={data}", *TINY,
+        f"hydra.run.dir={tmp_path / 'run'}", env={**offline, "no_proxy": "", "NO_PROXY": ""},
+    )  # fmt: skip
+    assert out.returncode == 2
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    folder = str((data / "MNIST" / "raw").resolve())
+    assert lines == [
+        "al run: error: could not download MNIST (network error: Connection refused); put "
+        f"{{train,t10k}}-{{images-idx3,labels-idx1}}-ubyte in {folder} and run with "
+        "dataset.download=false"
+    ], out.stderr
+    assert not data.exists() and (tmp_path / "data").is_dir()  # made by the download: removed
+    assert not (tmp_path / "run").exists()
+
+
+def test_failed_download_removes_the_empty_folders_it_made(tmp_path: Path):
+    """CIFAR's own folder is never made, the root is: removed, up to the folder that was
+    there; a root holding part of a download stays."""
+    from urllib.error import URLError
+
+    def fetch(root: str, partial: bool = False) -> None:
+        Path(root).mkdir(parents=True)
+        if partial:
+            (Path(root) / "cifar-10-python.tar.gz").write_bytes(b"part")
+        raise URLError(ConnectionRefusedError(111, "Connection refused"))
+
+    root = tmp_path / "a" / "b"
+    message = r"^could not download CIFAR-10 \(network error: Connection refused\); put \{data"
+    with pytest.raises(UserError, match=message):
+        ensure_files(replace(SOURCES["cifar10"], fetch=fetch), str(root), download=True)
+    assert list(tmp_path.iterdir()) == []
+    partial = replace(SOURCES["cifar10"], fetch=lambda r: fetch(r, partial=True))
+    with pytest.raises(UserError, match=message):
+        ensure_files(partial, str(root), download=True)
+    assert [p.name for p in root.iterdir()] == ["cifar-10-python.tar.gz"]
+
+
+def expand(pattern: str) -> list[str]:
+    """Shell brace expansion, nested: ``a{b,c}`` -> ``ab``, ``ac``."""
+    depth, start = 0, pattern.find("{")
+    if start < 0:
+        return [pattern]
+    parts, begin = [], start + 1
+    for i in range(start, len(pattern)):
+        depth += {"{": 1, "}": -1}.get(pattern[i], 0)
+        if depth == 1 and pattern[i] == ",":
+            parts.append(pattern[begin:i])
+            begin = i + 1
+        elif depth == 0:
+            parts.append(pattern[begin:i])
+            return [
+                head + tail
+                for part in parts
+                for head in expand(pattern[:start] + part)
+                for tail in expand(pattern[i + 1 :])
+            ]
+    raise ValueError(f"unbalanced braces in {pattern}")
+
+
+@pytest.mark.parametrize("name", sorted(SOURCES))
+def test_file_patterns_name_exactly_the_files(name: str):
+    """The short pattern a failed download prints names every file a benchmark reads."""
+    source = SOURCES[name]
+    assert sorted(expand(source.pattern)) == sorted(source.files)
+
+
+def test_download_failure_is_a_few_words():
+    mirrors = RuntimeError(
+        "Error downloading train-images-idx3-ubyte.gz:\nTried https://a/, got:\n"
+        "<urlopen error [Errno -2] Name or service not known>\nTried http://b/, got:\n"
+        "<urlopen error [Errno 111] Connection refused>\n"
+    )
+    assert download_failure(mirrors) == "network error: Connection refused"
+    assert download_failure(RuntimeError("File not found or corrupted.")) == (
+        "File not found or corrupted."
+    )
+    assert len(download_failure(RuntimeError("x" * 500))) == 80
 
 
 def test_digits_scale_all_pixels_alike_by_default():

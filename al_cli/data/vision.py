@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import pickle
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -38,6 +39,8 @@ class Source:
     files: list[str]
     fetch: Callable[[str], None]
     read: Callable[[str, bool], Arrays]
+    pattern: str
+    """``files`` in brace notation, short enough for a one-line message."""
 
 
 def mnist_like(title: str, cls: type[tvd.MNIST]) -> Source:
@@ -55,6 +58,7 @@ def mnist_like(title: str, cls: type[tvd.MNIST]) -> Source:
         files=[Path(url).stem for url, _ in cls.resources],  # the names without .gz
         fetch=lambda root: cls(root, train=True, download=True),
         read=read,
+        pattern="{train,t10k}-{images-idx3,labels-idx1}-ubyte",
     )
 
 
@@ -100,7 +104,7 @@ def read_cifar_batch(path: Path) -> dict:
     return entry
 
 
-def cifar(title: str, cls: type[tvd.CIFAR10], num_classes: int) -> Source:
+def cifar(title: str, cls: type[tvd.CIFAR10], num_classes: int, pattern: str) -> Source:
     """CIFAR-10/100: pickled batches of ``data`` rows (3x32x32, channel-major) and labels,
     read here because torchvision's class refuses any file whose MD5 differs from the
     release's; downloaded with torchvision's archive URL and checksum."""
@@ -126,6 +130,7 @@ def cifar(title: str, cls: type[tvd.CIFAR10], num_classes: int) -> Source:
             cls.url, root, filename=cls.filename, md5=cls.tgz_md5
         ),
         read=read,
+        pattern=pattern,
     )
 
 
@@ -149,34 +154,43 @@ def svhn() -> Source:
         return torch.from_numpy(x), y
 
     files = [filename for _, filename, _ in splits.values()]
-    return Source("SVHN", 10, folder=Path, files=files, fetch=fetch, read=read)
+    return Source(
+        "SVHN",
+        10,
+        folder=Path,
+        files=files,
+        fetch=fetch,
+        read=read,
+        pattern="{train,test}_32x32.mat",
+    )
 
 
 SOURCES: dict[str, Source] = {
     "mnist": mnist_like("MNIST", tvd.MNIST),
     "fashion_mnist": mnist_like("Fashion-MNIST", tvd.FashionMNIST),
     "kmnist": mnist_like("KMNIST", tvd.KMNIST),
-    "cifar10": cifar("CIFAR-10", tvd.CIFAR10, 10),
-    "cifar100": cifar("CIFAR-100", tvd.CIFAR100, 100),
+    "cifar10": cifar("CIFAR-10", tvd.CIFAR10, 10, "{data_batch_{1,2,3,4,5},test_batch}"),
+    "cifar100": cifar("CIFAR-100", tvd.CIFAR100, 100, "{train,test}"),
     "svhn": svhn(),
 }
 
 
 def ensure_files(source: Source, root: str, download: bool) -> None:
-    """Fetch missing files if allowed; else one line naming where they were expected."""
+    """Fetch missing files if allowed; else one line naming where they were expected. A
+    failed download removes the empty folders it made and says where to put the files."""
     folder = source.folder(root)
     missing = [f for f in source.files if not (folder / f).is_file()]
     if not missing:
         return
     if download:
+        made = [p for p in (folder, *folder.parents) if not p.exists()]
         try:
             source.fetch(root)
         except Exception as err:
-            reason = " ".join(str(err).split())  # one line, whatever the error prints
+            remove_empty(made)
             raise UserError(
-                f"could not download {source.title} into {folder.resolve()} "
-                f"({type(err).__name__}: {reason}); put the files {', '.join(source.files)} "
-                f"there yourself and run with dataset.download=false"
+                f"could not download {source.title} ({download_failure(err)}); put "
+                f"{source.pattern} in {folder.resolve()} and run with dataset.download=false"
             ) from err
         missing = [f for f in source.files if not (folder / f).is_file()]
         if not missing:
@@ -186,6 +200,29 @@ def ensure_files(source: Source, root: str, download: bool) -> None:
         f"run once with dataset.download=true where the internet is reachable, or copy the "
         f"files there (paths.data_dir or the AL_DATA_DIR environment variable sets the root)"
     )
+
+
+def remove_empty(folders: list[Path]) -> None:
+    """Remove those of ``folders`` (deepest first) that are empty: what a failed download
+    made and left with nothing in it; a folder holding a partial download stays."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except FileNotFoundError:  # never made (the archive's own folder): try its parent
+            continue
+        except OSError:  # not empty: leave it, and the folders above it
+            return
+
+
+def download_failure(err: Exception) -> str:
+    """Why a download failed, in a few words: the network's own reason (torchvision's error
+    lists every mirror it tried), else the error's first line."""
+    text = str(err)
+    reasons = re.findall(r"<urlopen error (?:\[Errno -?\d+\] )?([^>]*)>", text)
+    if reasons:
+        return "network error: " + " ".join(reasons[-1].split())
+    first = " ".join(text.strip().splitlines()[:1]) or type(err).__name__
+    return first if len(first) <= 80 else f"{first[:77]}..."
 
 
 def load_torchvision(
