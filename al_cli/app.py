@@ -31,9 +31,9 @@ from al_cli.config import option_name
 from al_cli.data import Oracle, load_dataset, place_inputs
 from al_cli.errors import UserError
 from al_cli.files import atomic_write_text
-from al_cli.folders import remove_stale_temporaries, run_folder_lock
+from al_cli.folders import name_max, remove_stale_temporaries, run_folder_lock
 from al_cli.learner import Learner
-from al_cli.loop import Budget, Experiment, Interrupted, run_rounds
+from al_cli.loop import Budget, Experiment, Interrupted, check_resumable, run_rounds
 from al_cli.migrate import legacy_twin
 from al_cli.posteriors import build_posterior, network_factory
 from al_cli.provenance import provenance
@@ -48,15 +48,26 @@ from al_cli.results import (
     load_checkpoint,
     plain,
 )
-from al_cli.seeding import numpy_rng
+from al_cli.seeding import check_seed, numpy_rng
 from al_cli.strategies import build_strategy, check_compatible
 from al_cli.threads import set_threads
 from al_cli.tracking import track
 from al_cli.trainer import check_trainer
 
+STRATEGY_SUFFIX = len(f"-{identity_hash({})}")
+"""What follows the strategy's name in its folder's name: ``-<al_hash>``."""
+
+
+def folder_name(group: str, root: DictConfig) -> str:
+    """``al_name``: the option's name, refused unless it fits in a folder name on the file
+    system of ``paths.results_dir`` (with room for ``-<al_hash>`` after the strategy's)."""
+    room = name_max(root.paths.results_dir) - (STRATEGY_SUFFIX if group == "strategy" else 0)
+    return option_name(root[group], group, room)
+
+
 OmegaConf.register_new_resolver("al_hash", lambda *, _root_: config_hash(_root_), replace=True)
 OmegaConf.register_new_resolver(
-    "al_name", lambda group, *, _root_: option_name(_root_[group], group), replace=True
+    "al_name", lambda group, *, _root_: folder_name(group, _root_), replace=True
 )
 OmegaConf.register_new_resolver("al_gpus", gpus_wanted, replace=True)
 
@@ -163,6 +174,17 @@ def check_budget(cfg: DictConfig) -> Budget:
     return b
 
 
+def check_budget_fits(budget: Budget, pool_size: int) -> None:
+    """Refuse a budget the pool cannot meet, rather than run until the pool is spent and call
+    that finished: the run would not be the experiment its settings name."""
+    for key, value in (("initial", budget.initial), ("max_labels", budget.max_labels)):
+        if value > pool_size:
+            raise UserError(
+                f"budget.{key}={value} is larger than the pool ({pool_size} inputs); set "
+                f"budget.{key} to at most {pool_size}"
+            )
+
+
 def option_names(cfg: DictConfig) -> dict[str, str]:
     """The chosen option of each built group, by the name its folders and plots use."""
     return {g: option_name(cfg[g], g) for g in ("dataset", "model", "posterior", "strategy")}
@@ -177,11 +199,7 @@ def setup(cfg: DictConfig) -> Experiment:
     device = resolve_device(cfg.device)
     strategy = build_strategy(cfg.strategy)
     split = place_inputs(load_dataset(cfg.dataset), device)
-    if budget.initial > len(split.pool_x):
-        raise UserError(
-            f"budget.initial={budget.initial} is larger than the pool ({len(split.pool_x)} "
-            f"inputs); set budget.initial to at most {len(split.pool_x)}"
-        )
+    check_budget_fits(budget, len(split.pool_x))
     factory = network_factory(
         cfg.model, cfg.trainer, split.input_shape, split.num_classes, device, split.augment
     )
@@ -208,8 +226,7 @@ def setup(cfg: DictConfig) -> Experiment:
 def check_settings(cfg: DictConfig) -> None:
     """Refuse, before anything is read or written, settings that setup's builders accept but
     that cannot mean what they say."""
-    if cfg.seed < 0:
-        raise UserError(f"seed={cfg.seed} must be 0 or more")
+    check_seed("seed", cfg.seed)
     candidates = cfg.strategy.get("candidates")
     query_size = cfg.budget.query_size
     if isinstance(candidates, int) and 0 < candidates <= query_size:
@@ -221,8 +238,9 @@ def check_settings(cfg: DictConfig) -> None:
 
 
 def previous_run(cfg: DictConfig, out_dir: Path, settings: dict[str, Any]) -> dict | None:
-    """The checkpoint this run continues from; refuses one written by another config, and a
-    folder whose results have lost their checkpoint (they are never computed over)."""
+    """The checkpoint this run continues from; refuses one written by another config, one it
+    cannot resume from (said before anything else), and a folder whose results have lost
+    their checkpoint (they are never computed over)."""
     if not cfg.resume:
         return None
     checkpoint = load_checkpoint(out_dir / CHECKPOINT)
@@ -248,6 +266,9 @@ def previous_run(cfg: DictConfig, out_dir: Path, settings: dict[str, Any]) -> di
             f"the run folder {out_dir} holds the checkpoint of another config ({diff}); "
             f"choose another folder (hydra.run.dir) or rerun with resume=false to start over there"
         )
+    if not checkpoint["finished"]:
+        posterior = option_name(cfg.posterior, "posterior")
+        check_resumable(checkpoint, bool(cfg.trainer.warm_start), posterior)
     return checkpoint
 
 

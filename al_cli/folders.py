@@ -21,6 +21,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from al_cli.config import NAME_MAX
 from al_cli.errors import UserError, user_error_in
 
 LOCK = ".al-run.lock"
@@ -34,6 +35,20 @@ def check_results_dir(value: Any) -> None:
             "paths.results_dir is empty; name the folder runs are written under "
             "(paths.results_dir=results by default)"
         )
+
+
+def name_max(folder: str | Path) -> int:
+    """The bytes one folder name may take below ``folder``: what ``os.pathconf`` says for the
+    file system of its nearest existing ancestor (where folders will be made), else
+    ``NAME_MAX``."""
+    probe = Path(folder).absolute()
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        limit = os.pathconf(probe, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # no pathconf here, or no limit known
+        return NAME_MAX
+    return limit if limit > 0 else NAME_MAX
 
 
 def check_folder(folder: str | Path, what: str = "run folder") -> None:

@@ -107,6 +107,16 @@ def restore_pool(pool: Pool, oracle: Oracle, checkpoint: dict[str, Any]) -> None
         raise UserError(_changed_data)
 
 
+def check_resumable(resume: dict[str, Any], keep_model: bool, posterior: str) -> None:
+    """Refuse to resume a warm-started run whose checkpoint holds no networks (its posterior
+    cannot save them): called before a run says it resumes, so it never says both."""
+    if keep_model and resume.get("posterior") is None:
+        raise UserError(
+            f"this warm-started run cannot resume: its checkpoint holds no networks "
+            f"(posterior={posterior} cannot save them); rerun with resume=false"
+        )
+
+
 def start(
     exp: Experiment, resume: dict[str, Any] | None, keep_model: bool
 ) -> tuple[Pool, int, list[dict[str, Any]]]:
@@ -119,12 +129,7 @@ def start(
         return pool, 0, query_rows(exp.initial, labels, 0, None)
     restore_pool(pool, exp.oracle, resume)
     if keep_model:
-        if resume.get("posterior") is None:
-            raise UserError(
-                f"this warm-started run cannot resume: its checkpoint holds no networks "
-                f"(posterior={exp.identity['posterior']} cannot save them); "
-                f"rerun with resume=false"
-            )
+        check_resumable(resume, keep_model, exp.identity["posterior"])
         exp.learner.posterior.load_state_dict(resume["posterior"])
     return pool, int(resume["next_round"]), []
 

@@ -15,6 +15,19 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from al_cli.errors import UserError
+
+MAX_SEED = 2**32 - 1
+"""The largest seed: ``derive_seed`` gives the seed one 32-bit word of entropy, ahead of the
+keys' words, so a larger one would spill into them (``2**32 * 5 + 7`` with key 1 draws what 7
+with keys 5, 1 draws); numpy's and scikit-learn's own seeds are 32-bit too."""
+
+
+def check_seed(key: str, value: int) -> None:
+    """Refuse a seed outside ``0..MAX_SEED`` in one line naming ``key``."""
+    if not 0 <= value <= MAX_SEED:
+        raise UserError(f"{key}={value} must lie in 0..{MAX_SEED}; choose a seed in that range")
+
 
 def derive_seed(seed: int, *keys: int | str) -> int:
     """A 63-bit seed for one purpose, stable across runs and platforms."""

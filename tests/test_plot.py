@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +30,7 @@ from al_cli.plot.figures import (
     line_styles,
     strategy_colour,
 )
+from al_cli.plot.outputs import interrupt_held_off, publish, staged
 from al_cli.plot.paired import compare_lines
 from al_cli.plot.runs import Run, group_lines, name_lines
 from al_cli.plot.summary import (
@@ -36,7 +40,7 @@ from al_cli.plot.summary import (
     normalized_auc,
 )
 from al_cli.results import CURVE_COLUMNS, csv_text
-from tests.conftest import FAST, read_csv, run_al
+from tests.conftest import FAST, read_csv, run_al, start_al
 
 GRID = [10, 20, 30, 40]
 CURVES = {
@@ -572,3 +576,61 @@ def test_six_seeds_get_paired_statistics_equal_to_scipys(tmp_path: Path):
     for strategy, values in totals.items():
         assert float(rows[strategy]["total_mean"]) == pytest.approx(np.mean(values))
     assert len(read_csv(out / "summary_test_accuracy.csv")) == 2  # not overwritten
+
+
+# ---------------------------------------------------------------- Ctrl-C: all or nothing
+
+
+def contents(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_ctrl_c_while_drawing_leaves_out_as_it_was(tmp_path: Path):
+    """Through the real command: Ctrl-C once drawing has begun exits 130 with one line, and
+    --out keeps its earlier set untouched (the new files were drawn beside it, never in it)."""
+    write_results(tmp_path / "results")
+    out = tmp_path / "figs"
+    out.mkdir()
+    for name in ("synthetic_mlp_test_accuracy.png", "summary_test_accuracy.csv", "notes.txt"):
+        (out / name).write_text(f"earlier {name}\n")
+    before = contents(out)
+    slow = ["--format", "png,svg,pdf", "--dpi", "300"]  # seconds of drawing to interrupt
+    proc = start_al("plot", str(tmp_path / "results"), "--out", str(out), *slow)
+    deadline = time.monotonic() + 120
+    while not any(any(stage.iterdir()) for stage in tmp_path.glob(".figs.*.tmp")):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert stderr.splitlines() == ["al plot: interrupted; nothing written (--out is as it was)"]
+    assert contents(out) == before and sorted(os.listdir(tmp_path)) == ["figs", "results"]
+
+
+def test_outputs_are_staged_beside_out_and_moved_in(tmp_path: Path):
+    """A new --out appears whole in one rename, or not at all (nor the parents made for it);
+    an existing one gets each new file in place of its namesake and keeps its other files."""
+    out = tmp_path / "new" / "plots"
+    with pytest.raises(KeyboardInterrupt), staged(out) as stage:
+        assert stage.parent == out.parent and stage.name.startswith(".plots.")
+        (stage / "a.png").write_text("half drawn")
+        raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+    with staged(out) as stage:
+        (stage / "a.png").write_text("new")
+        publish(stage, out)
+    assert contents(out) == {"a.png": b"new"} and os.listdir(out.parent) == ["plots"]
+    (out / "mine.txt").write_text("kept")
+    with staged(out) as stage:
+        (stage / "a.png").write_text("newer")
+        publish(stage, out)
+    assert contents(out) == {"a.png": b"newer", "mine.txt": b"kept"}
+    assert os.listdir(out.parent) == ["plots"]
+
+
+def test_ctrl_c_is_held_off_while_files_move_in():
+    previous = signal.getsignal(signal.SIGINT)
+    with interrupt_held_off():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.01)  # a KeyboardInterrupt would come here
+    assert signal.getsignal(signal.SIGINT) is previous

@@ -18,7 +18,7 @@ import torch
 import al_cli.app  # noqa: F401  (registers the folder-name resolvers)
 from al_cli.app import previous_run, setup
 from al_cli.errors import UserError
-from al_cli.loop import Interrupted, OutOfMemory, round_error, run_rounds
+from al_cli.loop import Interrupted, OutOfMemory, check_resumable, round_error, run_rounds
 from al_cli.results import (
     CHECKPOINT,
     Recorder,
@@ -246,6 +246,21 @@ def test_resume_of_warm_start_without_networks_is_refused(tmp_path: Path):
     checkpoint = {"next_round": 1, "labeled": [0], "labels": [label], "rounds": [0]}
     with pytest.raises(UserError, match="resume=false"):
         run_rounds(exp, 0, rec, resume=checkpoint, keep_model=True)  # fmt: skip
+
+
+def test_unresumable_checkpoint_is_refused_before_the_run_says_it_resumes(tmp_path: Path):
+    """One check, run by ``previous_run`` before any "resuming" line and by ``start``."""
+    saved = {"next_round": 5, "posterior": None}
+    with pytest.raises(UserError, match="posterior=mc_dropout cannot save them.*resume=false"):
+        check_resumable(saved, keep_model=True, posterior="mc_dropout")
+    check_resumable(saved, keep_model=False, posterior="mc_dropout")  # retrained each round
+    check_resumable({**saved, "posterior": {"net": {}}}, keep_model=True, posterior="laplace")
+    cfg = compose_config(*FAST, "strategy=mc_dropout", "trainer.warm_start=true")
+    settings = identity_config(cfg)
+    state = {"next_round": 1, "finished": False, "labeled": [0], "labels": [0], "rounds": [0]}
+    Recorder(tmp_path, {}, {}, settings).record({"round": 0}, [], {**state, "posterior": None})
+    with pytest.raises(UserError, match="warm-started run cannot resume"):
+        previous_run(cfg, tmp_path, settings)
 
 
 @pytest.mark.parametrize(

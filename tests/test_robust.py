@@ -18,16 +18,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 import al_cli.app  # noqa: F401  (registers the folder-name resolvers)
-from al_cli.app import check_same_data, check_settings
-from al_cli.config import check_name
+from al_cli.app import check_same_data, check_settings, folder_name
+from al_cli.config import NAME_MAX, check_name, option_name
 from al_cli.data import load_dataset
 from al_cli.errors import UserError
 from al_cli.folders import (
     LOCK,
     check_folder,
     check_results_dir,
+    name_max,
     remove_stale_temporaries,
     run_folder_lock,
 )
@@ -214,17 +216,24 @@ def test_test_classes_absent_from_the_pool_are_said(tmp_path: Path, caplog):
 
 # ---- settings, names and folders refused in one line ------------------------------------------
 
+LONG_NAME = "x" * 300
+"""Longer than a folder name may be (255 bytes on common file systems)."""
 SETTINGS = [
     (["seed=-1"], "seed=-1"),
     (["dataset.n_samples=0"], "dataset.n_samples=0"),
     (["strategy=entropy", "strategy.candidates=5"], "strategy.candidates=5"),
+    # beyond the 32 bits derive_seed gives a seed (no folder seed99999999999999999999)
+    (["seed=99999999999999999999"], "seed=99999999999999999999 must lie in 0..4294967295"),
     (["dataset.split_seed=-1"], "dataset.split_seed=-1"),  # the same path as n_samples: unit only
+    (["dataset.split_seed=4294967296"], "dataset.split_seed=4294967296 must lie in 0..4294967295"),
 ]
 REFUSED = [
-    *SETTINGS[:3],
+    *SETTINGS[:4],
     (["dataset._target_=subprocess.run"], "dataset._target_"),
     (["strategy._target_=subprocess.Popen"], "strategy._target_"),
     (["dataset.name=../../escape"], "dataset.name='../../escape'"),
+    (["dataset.name="], "dataset.name=''"),  # set, so meant: never the loader's name instead
+    ([f"dataset.name={LONG_NAME}"], "dataset.name='xxxxxxxxxx"),
     (["paths.results_dir="], "paths.results_dir is empty"),
     (["paths.results_dir={tmp}/file"], "is a file"),
 ]
@@ -260,11 +269,31 @@ def test_refused_settings_at_unit_level(overrides: list[str], message: str):
 
 
 def test_names_that_cannot_name_a_folder():
-    for bad in ("", ".", "..", "../x", "a/b", "a\\b", "tab\there"):
+    for bad in ("", ".", "..", "../x", "a/b", "a\\b", "tab\there", LONG_NAME, "ü" * 128):
         with pytest.raises(UserError, match="cannot name a run folder"):
             check_name(bad, "dataset")
-    for good in ("mnist", "my data", "v1.2", "..x", "ümlaut"):
+    for good in ("mnist", "my data", "v1.2", "..x", "ümlaut", "x" * 255, "ü" * 127):
         assert check_name(good, "dataset") == good
+    with pytest.raises(UserError, match=r"is 255 bytes long .*at most 246 bytes.*strategy\.name"):
+        check_name("x" * 255, "strategy", room=246)
+    # an empty name is refused; only an option that sets none is named after its _target_
+    node = compose_config("dataset.name=").dataset
+    with pytest.raises(UserError, match="dataset.name='' cannot name a run folder"):
+        option_name(node, "dataset")
+    custom = OmegaConf.create({"name": "???", "_target_": "mylab.data.load_blobs"})
+    assert option_name(custom, "dataset") == "load_blobs"
+
+
+def test_folder_names_fit_the_file_system(tmp_path: Path, monkeypatch):
+    """The room for a name comes from os.pathconf of the results folder's file system (its
+    nearest existing folder), 255 where it cannot say; the strategy's keeps room for its hash."""
+    assert name_max(tmp_path / "not" / "yet") == os.pathconf(tmp_path, "PC_NAME_MAX")
+    monkeypatch.setattr(os, "pathconf", lambda *a: (_ for _ in ()).throw(OSError("no")))
+    assert name_max(tmp_path) == NAME_MAX == 255
+    cfg = compose_config(f"paths.results_dir={tmp_path}", f"strategy.name={'s' * 247}")
+    with pytest.raises(UserError, match="at most 246 bytes"):
+        folder_name("strategy", cfg)
+    assert folder_name("dataset", cfg) == "digits"
 
 
 def test_results_folder_checks_at_unit_level(tmp_path: Path):
@@ -387,6 +416,11 @@ def test_stop_promises_a_resume_only_when_there_is_one(tmp_path: Path):
     assert proc.returncode == 128 + signal.SIGTERM, stderr
     assert "cannot resume" in stderr and "posterior=mc_dropout" in stderr
     assert "Rerun the same command to resume" not in stderr and "Traceback" not in stderr
+    # the rerun says so once, before it starts: no "resuming ... at round 1" first
+    before = snapshot(tmp_path)
+    out = run_al(*args)
+    one_line_error(out, "cannot resume", "posterior=mc_dropout", "resume=false")
+    assert "resuming" not in out.stdout + out.stderr and snapshot(tmp_path) == before
 
 
 def held_by(lock: Path) -> str:

@@ -23,7 +23,10 @@ STRATEGIES = sorted(
     for p in resources.files("al_cli.configs").joinpath("strategy").iterdir()
     if p.name.endswith(".yaml")
 )
-UNIT = [o for o in FAST if not o.startswith("budget.")] + ["dataset.n_samples=200"]
+UNIT = [o for o in FAST if not o.startswith("budget.")] + [
+    "dataset.n_samples=200",
+    "budget.max_labels=100",  # within the 200-input set's pool: a larger budget is refused
+]
 SEVERAL = ["posterior=deep_ensemble", "posterior.members=2"]
 
 

@@ -10,14 +10,12 @@ from sklearn.model_selection import train_test_split
 
 from al_cli.data.split import DataSplit, fingerprint, loader
 from al_cli.errors import UserError, check_choice
-
-MAX_SEED = 2**32 - 1
-"""numpy's and scikit-learn's seeds are 32-bit."""
+from al_cli.seeding import check_seed
 
 
 def check_split_seed(split_seed: int) -> None:
-    if not 0 <= split_seed <= MAX_SEED:
-        raise UserError(f"dataset.split_seed={split_seed} must lie in 0..{MAX_SEED}")
+    """scikit-learn's ``random_state`` takes 32-bit seeds: the same range as ``seed``."""
+    check_seed("dataset.split_seed", split_seed)
 
 
 SCALINGS = ("image", "feature")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -25,6 +26,14 @@ FORMATS = ("png", "svg", "pdf")
 
 class PlotError(Exception):
     """A mistake the user can fix (a path, a metric, a key); shown as one line, exit 2."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C once the files were in place: shown as one line saying so, exit 130."""
+
+
+NOT_WRITTEN = "interrupted; nothing written (--out is as it was)"
+"""The line for Ctrl-C before the files were in place: they go to --out all at once."""
 
 
 DESCRIPTION = """\
@@ -201,6 +210,7 @@ def plot(args: argparse.Namespace) -> None:
     can fix."""
     from al_cli.files import atomic_write_text
     from al_cli.plot.figures import write_figures
+    from al_cli.plot.outputs import publish, staged
     from al_cli.plot.paired import compare_lines
     from al_cli.plot.runs import find_curves, group_lines, load_runs, name_lines
     from al_cli.plot.summary import format_markdown, format_text, rank_lines, summary_table
@@ -242,38 +252,50 @@ def plot(args: argparse.Namespace) -> None:
 
     stem = f"summary_{args.metric}"
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        figures = write_figures(
-            lines,
-            out,
-            args.metric,
-            args.x,
-            args.band,
-            args.target,
-            args.format,
-            args.dpi,
-            comparisons,
-            baseline,
-        )
-        atomic_write_text(out / f"{stem}.csv", table.to_csv(index=False))
-        atomic_write_text(out / f"{stem}.md", format_markdown(table))
+        with staged(out) as stage:
+            figures = write_figures(
+                lines,
+                stage,
+                args.metric,
+                args.x,
+                args.band,
+                args.target,
+                args.format,
+                args.dpi,
+                comparisons,
+                baseline,
+            )
+            atomic_write_text(stage / f"{stem}.csv", table.to_csv(index=False))
+            atomic_write_text(stage / f"{stem}.md", format_markdown(table))
+            publish(stage, out)
     except OSError as err:
         raise PlotError(
             f"cannot write to --out {out} ({err.strerror or err}); give a folder you can write"
         ) from None
-    written = [*figures, out / f"{stem}.csv", out / f"{stem}.md"]
-    print(format_text(table))
-    print(f"al plot: {len(runs)} runs, {len(lines)} lines; wrote {', '.join(map(str, written))}")
+    written = [*(out / f.name for f in figures), out / f"{stem}.csv", out / f"{stem}.md"]
+    try:
+        print(format_text(table))
+        print(
+            f"al plot: {len(runs)} runs, {len(lines)} lines; wrote {', '.join(map(str, written))}"
+        )
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted; the figures and tables in {out} are complete") from None
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The ``al plot`` command; returns the exit status (2 for bad input)."""
+    """The ``al plot`` command; returns the exit status (2 for bad input, 130 for Ctrl-C)."""
     args = parser().parse_args(argv)
     try:
         plot(args)
     except PlotError as err:
         print(f"al plot: error: {err}", file=sys.stderr)
         return 2
+    except Interrupted as err:
+        print(f"al plot: {err}", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except KeyboardInterrupt:
+        print(f"al plot: {NOT_WRITTEN}", file=sys.stderr)
+        return 128 + signal.SIGINT
     except BrokenPipeError:  # 'al plot ... | head': the files are written; stop printing
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
