@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from al_cli.console import handlers
 from al_cli.errors import UserError
 
 if TYPE_CHECKING:
@@ -68,20 +68,22 @@ def run(*overrides: str, quiet: bool = False) -> pd.DataFrame:
 
 @contextlib.contextmanager
 def round_lines(quiet: bool) -> Iterator[None]:
-    """al's log lines on standard output, unless quiet or logging already shows them."""
+    """al's log lines on standard output and its warnings on standard error, as ``al run``
+    prints them, unless quiet or logging already shows them."""
     log = logging.getLogger("al")
     if quiet or log.hasHandlers():
         yield
         return
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    console = handlers(logging.Formatter("%(message)s"))
     level = log.level
-    log.addHandler(handler)
+    for handler in console:
+        log.addHandler(handler)
     log.setLevel(min(log.getEffectiveLevel(), logging.INFO))
     try:
         yield
     finally:
-        log.removeHandler(handler)
+        for handler in console:
+            log.removeHandler(handler)
         log.setLevel(level)
 
 

@@ -25,7 +25,7 @@ from hydra.errors import CompactHydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from al_cli import progress
+from al_cli import console, progress
 from al_cli.cluster import gpus_wanted, take_over_submitit_sigterm
 from al_cli.config import option_name
 from al_cli.data import Oracle, load_dataset, place_inputs
@@ -401,10 +401,12 @@ def save_hydra_record(out_dir: Path, cfg: DictConfig) -> None:
 
 @contextlib.contextmanager
 def log_file(out_dir: Path) -> Iterator[None]:
-    """Everything logged to ``al`` also goes to the run's ``run.log``, appended on resume."""
+    """Everything logged to ``al`` also goes to the run's ``run.log``, appended on resume,
+    with the warnings logged before it opened (``main`` holds them)."""
     handler = logging.FileHandler(out_dir / LOG_FILE, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
+    console.replay_held(log, handler)
     quiet = quiet_console(log)
     try:
         yield
@@ -480,7 +482,7 @@ def main(cfg: DictConfig) -> None:
     made = made_by_this_run(out_dir)
     with stop_on_signals() as stop:
         try:
-            with run_folder_lock(out_dir):
+            with console.held_warnings(log), run_folder_lock(out_dir):
                 run_experiment(cfg, out_dir, stop)
         except UserError as err:
             remove_if_untouched(made)

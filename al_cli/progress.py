@@ -15,7 +15,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterable, Iterator
-from typing import Any, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -49,11 +49,43 @@ def steps(n: int, desc: str, unit: str = "it") -> Iterator[int]:
     yield from progress(range(n), desc, unit, total=n)
 
 
-def lines_above_bars() -> contextlib.AbstractContextManager[Any]:
-    """While bars are shown, the console's log lines are printed above them (through tqdm),
-    not through them; otherwise logging is left as it is."""
-    if not shown():
-        return contextlib.nullcontext()
-    from tqdm.contrib.logging import logging_redirect_tqdm
+class AboveBars(logging.Handler):
+    """A console handler whose lines are written above the bars (through tqdm), each on the
+    handler's own stream and only at its own level and filters: tqdm's
+    ``logging_redirect_tqdm`` would merge stdout's and stderr's handlers into one."""
 
-    return logging_redirect_tqdm([logging.getLogger()])
+    def __init__(self, console: logging.StreamHandler) -> None:
+        super().__init__(console.level)
+        self.console = console
+        self.filters = console.filters
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
+        with tqdm.external_write_mode(file=self.console.stream):
+            self.console.handle(record)
+
+
+def is_console(handler: logging.Handler) -> bool:
+    """Whether ``handler`` writes to the process's standard output or error."""
+    return (
+        isinstance(handler, logging.StreamHandler)
+        and not isinstance(handler, logging.FileHandler)
+        and handler.stream in (sys.stdout, sys.stderr)
+    )
+
+
+@contextlib.contextmanager
+def lines_above_bars() -> Iterator[None]:
+    """While bars are shown, the console's log lines are printed above them, not through them;
+    otherwise logging is left as it is."""
+    root = logging.getLogger()
+    if not shown():
+        yield
+        return
+    handlers = root.handlers[:]
+    root.handlers = [AboveBars(h) if is_console(h) else h for h in handlers]
+    try:
+        yield
+    finally:
+        root.handlers = handlers

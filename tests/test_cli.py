@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from al_cli.app import setup
+from al_cli.app import check_budget_fits, setup
 from al_cli.errors import UserError
 from al_cli.files import CURVE_COLUMNS, QUERY_COLUMNS
+from al_cli.loop import Budget
 from tests.conftest import FAST, compose_config, read_csv, refused, run_al, without_timing
 
 
@@ -24,12 +25,25 @@ def test_version_and_help():
 
 
 def test_run_help_lists_groups():
+    """It opens with what al run does, then its groups and options, then three examples, and
+    only then Hydra's own flags (not Hydra's generic "app is powered by Hydra")."""
     out = run_al("run", "--help")
     assert out.returncode == 0
+    assert out.stdout.startswith("al run: one active learning experiment")
+    assert "powered by Hydra." not in out.stdout
     for group in ("dataset:", "model:", "strategy:", "budget:", "trainer:"):
         assert group in out.stdout
     assert "entropy" in out.stdout and "synthetic" in out.stdout
     assert "schema" not in out.stdout
+    text = out.stdout
+    order = [text.index(s) for s in ("== Config groups", "== Examples", "== Hydra's flags")]
+    assert order == sorted(order) and text.index("strategy: ") < order[1]
+    examples = text[order[1] : order[2]].splitlines()[1:]
+    commands = [line.split("#")[0].split()[2:] for line in examples if line.startswith("al run ")]
+    assert len(commands) == 3 and commands[2][0] == "-m"
+    for overrides in commands[:2]:  # they compose (the sweep's values are checked elsewhere)
+        compose_config(*overrides)
+    assert text.index("--multirun,-m") > order[2]
 
 
 def test_cfg_job_prints_composed_config():
@@ -130,6 +144,8 @@ BAD_INPUTS = [
     (["trainer.momentum=-5"], "trainer.momentum"),
     (["trainer.l2_per_label=-1"], "trainer.l2_per_label"),
     (["trainer.l2_scope=everything"], "trainer.l2_scope"),
+    # a budget the pool (225 inputs here) cannot meet: refused, not run until the pool is spent
+    (["budget.query_size=1000000", "budget.max_labels=2000000"], "budget.max_labels=2000000"),
 ]
 
 
@@ -140,7 +156,7 @@ def test_bad_input_is_refused_at_setup(overrides: list[str], key: str):
         setup(compose_config(*FAST, *overrides))
 
 
-CLI_BAD_INPUTS = [BAD_INPUTS[i] for i in (0, 5, 9, 10, 13, 16, 17)]
+CLI_BAD_INPUTS = [BAD_INPUTS[i] for i in (0, 5, 9, 10, 13, 16, 17, 18)]
 
 
 @pytest.mark.parametrize(("overrides", "key"), CLI_BAD_INPUTS, ids=[k for _, k in CLI_BAD_INPUTS])
@@ -155,6 +171,14 @@ def test_bad_input_one_clear_line(tmp_path: Path, overrides: list[str], key: str
     assert not (tmp_path / "learning_curve.csv").exists()
     assert not (tmp_path / "queries.csv").exists()
     assert not (tmp_path / "run.json").exists()
+
+
+def test_budget_must_fit_the_pool():
+    """Up to the whole pool is a budget; one label more is refused, naming the key and size."""
+    check_budget_fits(Budget(10, False, 500, 225), 225)
+    for initial, max_labels, key in ((10, 226, "budget.max_labels=226"), (226, 300, "initial")):
+        with pytest.raises(UserError, match=rf"{key}.* larger than the pool \(225 inputs\)"):
+            check_budget_fits(Budget(initial, False, 10, max_labels), 225)
 
 
 COMPOSITION_ERRORS = [

@@ -14,9 +14,11 @@ import subprocess
 import termios
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from al_cli import progress
+from al_cli.console import handlers
 from tests.conftest import AL, FAST, run_al
 
 ONE_ROUND = [*FAST, "budget.max_labels=20"]
@@ -36,6 +38,28 @@ def test_verbose_adds_debug_lines_to_console_and_log(tmp_path: Path):
     assert out.returncode == 0, out.stderr
     assert "trained on 10 labels" in out.stdout and "torch threads" in out.stdout
     assert "DEBUG trained on 20 labels" in (tmp_path / "run.log").read_text()
+
+
+def test_warnings_on_stderr_and_in_run_log_never_on_stdout(tmp_path: Path):
+    """A test class the pool lacks is warned about while the data load, before run.log opens:
+    the warning is on standard error and in run.log, the round lines alone on standard output
+    (what a script parses); quiet, the console is empty and run.log still has it."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 4)).astype(np.float32)
+    data = tmp_path / "t.npz"
+    np.savez(data, x=x, y=np.arange(60) % 2, x_test=x[:6], y_test=[0, 1, 2] * 2)
+    args = [*ONE_ROUND, "dataset=npz", f"dataset.path={data}"]
+    args = [a for a in args if not a.startswith(("dataset=synthetic", "dataset.n_samples"))]
+    warning = "al run: warning: dataset npz: test class(es) 2 never occur in the pool"
+    out = run_al("run", *args, f"hydra.run.dir={tmp_path / 'run'}")
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.startswith(warning) and len(out.stderr.splitlines()) == 1, out.stderr
+    assert "never occur" not in out.stdout and "round   1  labels    20" in out.stdout
+    log = (tmp_path / "run" / "run.log").read_text().splitlines()
+    assert f"WARNING {warning}" in log[0] and "round   1" in log[-2]
+    out = run_al("run", *args, "hydra/job_logging=disabled", f"hydra.run.dir={tmp_path / 'q'}")
+    assert out.returncode == 0 and out.stdout == "" and out.stderr == "", out.stderr
+    assert f"WARNING {warning}" in (tmp_path / "q" / "run.log").read_text()
 
 
 def test_bars_on_a_terminal_only(tmp_path: Path):
@@ -111,6 +135,32 @@ def test_no_bar_when_quiet(console, monkeypatch):
     assert not progress.shown()
     assert list(progress.steps(3, "training")) == [0, 1, 2]
     assert screen.getvalue() == ""
+
+
+def test_lines_above_bars_keep_their_streams(monkeypatch):
+    """While bars are drawn, round lines still go to stdout and warnings to stderr (tqdm's
+    own redirection would send both to one stream)."""
+    screen = terminal(monkeypatch)
+    stdout = io.StringIO()
+    monkeypatch.setattr("sys.stdout", stdout)
+    root = logging.getLogger()
+    console = handlers(logging.Formatter("%(message)s"))
+    level = root.level
+    for handler in console:
+        root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        with progress.lines_above_bars():
+            assert not set(console) & set(root.handlers)  # replaced while bars are drawn
+            logging.getLogger("al").info("round   1")
+            logging.getLogger("al").warning("al run: warning: x")
+        assert set(console) <= set(root.handlers)
+    finally:
+        for handler in console:
+            root.removeHandler(handler)
+        root.setLevel(level)
+    assert stdout.getvalue() == "round   1\n"
+    assert "al run: warning: x" in screen.getvalue() and "round" not in screen.getvalue()
 
 
 def test_no_bar_without_a_terminal(monkeypatch):
