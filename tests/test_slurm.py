@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import AL, FAST, read_csv, run_al, without_timing
+from tests.conftest import AL, FAST, read_csv, run_al, start_al, without_timing
 
 
 def slurm_missing() -> str | None:
@@ -49,16 +50,19 @@ SMALL_JOB = ["hydra.launcher.cpus_per_task=1", "hydra.launcher.mem_gb=1"]
 FOUR = [*FAST, "budget.max_labels=100", "trainer.min_steps=250", "seed=0,1,2,3"]
 """Four runs of 10 short rounds (~0.4 s each on an idle 2-core machine): time to cancel one
 after its first round and before its last."""
-LONG = [
+REQUEUED = [
     *[o for o in FAST if not o.startswith("dataset.n_samples=")],
     "dataset.n_samples=600",
-    "budget.max_labels=300",
-    "trainer.min_steps=3000",
+    "budget.max_labels=200",
+    "trainer.min_steps=500",
 ]
-"""One run of 30 rounds of ~3 s: more than a 1-minute job computes before its signal, which
-SLURM sends 20-50 s after the start with signal_delay_s=10 (it checks every 30 s or so). An
-earlier signal could come before submitit handles it, while Python and torch still load."""
-TIME_LIMITED = ["hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=10"]
+"""One run of 20 rounds (~1 s each on an idle 2-core machine): time to signal it after its
+first round and before its last."""
+TIME_LIMITED = ["hydra.launcher.timeout_min=10", "hydra.launcher.signal_delay_s=10"]
+"""A job SLURM warns (SIGUSR2) 10 s before its 10-minute limit. The test sends that warning
+itself once a round is saved, as submitit's own tests do (``SlurmJob._interrupt``): SLURM's
+comes only at its next time-limit check (every 30 s or so), and on a loaded machine it can
+come before submitit handles it, while Python and torch still load, and kill the job."""
 
 
 def job_name() -> str:
@@ -102,6 +106,39 @@ def jobs(name: str) -> list[tuple[str, str, str]]:
         check=True,
     )
     return [tuple(line.split()) for line in out.stdout.splitlines()]  # type: ignore[misc]
+
+
+def saved_round(results: Path, proc: subprocess.Popen, timeout: float = 300) -> Path:
+    """The learning curve of the one run below ``results``, once it holds a round."""
+    deadline = time.monotonic() + timeout
+    while True:
+        curve = next(results.glob("*/*/*/seed0/learning_curve.csv"), None)
+        if curve is not None and read_csv(curve):
+            return curve
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"no round saved in {results} within {timeout} s"
+        time.sleep(0.1)
+
+
+def release_when_requeued(name: str, proc: subprocess.Popen, timeout: float = 300) -> None:
+    """Wait for this test's job to be requeued, then let it start again at once: SLURM holds a
+    requeued job until its BeginTime, the job credential's lifetime later (about 12 s with
+    scripts/slurm_local.sh, 2 minutes on a default cluster)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        out = subprocess.run(
+            ["squeue", "-h", "-r", "-n", name, "-o", "%i %T %r"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        for job, state, reason in (line.split() for line in out.stdout.splitlines()):
+            if state == "PENDING" and reason == "BeginTime":  # requeued, and held until then
+                subprocess.run(["scontrol", "update", f"JobId={job}", "StartTime=now"], check=True)
+                return
+        assert proc.poll() is None, f"job {name} ended unrequeued: {proc.communicate()}"
+        assert time.monotonic() < deadline, f"job {name} not requeued within {timeout} s"
+        time.sleep(0.2)
 
 
 def wait_until_gone(name: str, timeout: float = 300) -> None:
@@ -212,19 +249,30 @@ def test_cancelled_job_resumes_when_the_sweep_is_rerun(tmp_path: Path):
 @pytest.mark.slurm
 @needs_cluster
 def test_time_limited_job_is_requeued_and_resumed(tmp_path: Path):
+    """SLURM's warning before the time limit makes submitit requeue the job, which resumes
+    where it stopped and lands the uninterrupted run's results. The test sends the warning as
+    soon as a round is saved and starts the requeued job at once, instead of waiting for
+    SLURM's time-limit check and the requeued job's BeginTime."""
     results, reference = tmp_path / "results", tmp_path / "reference"
-    ref = start_on_one_cpu("run", *LONG, f"paths.results_dir={reference}")
+    ref = start_on_one_cpu("run", *REQUEUED, f"paths.results_dir={reference}")
     name = job_name()
-    out = run_al(*sweep(name, results, *SMALL_JOB, *TIME_LIMITED, *LONG), timeout=1200)
-    assert out.returncode == 0, out.stdout + out.stderr
+    sweep_proc = start_al(*sweep(name, results, *SMALL_JOB, *TIME_LIMITED, *REQUEUED))
+    curve = saved_round(results, sweep_proc)
+    subprocess.run(["scancel", "--signal=USR2", f"--name={name}"], check=True)
+    release_when_requeued(name, sweep_proc)
+    stdout, stderr = sweep_proc.communicate(timeout=600)
+    assert sweep_proc.returncode == 0, stdout + stderr
+    script = next(results.glob(".submitit/*/*_submission.sh")).read_text()
+    assert "--signal=USR2@10" in script and "--time=10" in script  # what SLURM itself sends
     log = logs(results)
-    assert "Caught signal SIGUSR2" in log and "Requeued job" in log, log
-    assert "al run: resuming" in log, log
-    (folder,) = runs(results).values()
-    assert status(folder) == "finished"
-    assert len(read_csv(folder / "learning_curve.csv")) == 30
+    assert "Caught signal SIGUSR2" in log and "this job is timed-out" in log, log
+    assert len(set(re.findall(r"Requeued job (\S+ \(\d+)", log))) == 1, log  # once
+    resumed = re.search(r"al run: resuming \S+ at round (\d+)", log)
+    assert resumed and 1 <= int(resumed.group(1)) < 20, log  # stopped after a round, not done
+    assert status(curve.parent) == "finished"
+    assert len(read_csv(curve)) == 20
     finish(ref)
-    assert_same_results(folder, *runs(reference).values())
+    assert_same_results(curve.parent, *runs(reference).values())
 
 
 @pytest.mark.slurm
