@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The label-efficiency check of the default set-up (digits, MLP, 20 + 20 per round to 300):
 # the uncertainty strategies and random over 5 seeds, then `al plot` with paired statistics
-# against random, into docs/figures/ (the README's figure and table). Why the defaults are what
+# against random, into docs/figures/ (the figure and table of docs/how-to/plot-tables.md). Why the defaults are what
 # they are: docs/benchmarks/digits_defaults.md.
 #
 #   scripts/digits_defaults.sh [OUT]        # default OUT: results/digits_defaults

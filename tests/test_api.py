@@ -1,5 +1,5 @@
-"""The Python API: the README's example, run as it is written; ``load_runs``; the refusals;
-and ``import al_cli`` staying light."""
+"""The Python API: the example on its page (docs/reference/python-api.md), run as it is
+written; ``load_runs``; the refusals; and ``import al_cli`` staying light."""
 
 from __future__ import annotations
 
@@ -16,19 +16,17 @@ import al_cli
 from al_cli.api import load_runs, numbers
 from al_cli.errors import UserError
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "reference" / "python-api.md"
 
 
-def readme_example() -> str:
-    """The Python blocks of the README's "Python API" section, in order."""
-    text = README.read_text()
-    section = text.split("\n## Python API\n", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
-    assert blocks, "no python block in the README's Python API section"
+def page_example() -> str:
+    """The Python blocks of the Python API page (docs/reference/python-api.md), in order."""
+    blocks = re.findall(r"```python\n(.*?)```", PAGE.read_text(), flags=re.S)
+    assert blocks, f"no python block in {PAGE.name}"
     return "\n".join(blocks)
 
 
-def test_readme_example_runs_as_written(tmp_path: Path):
+def test_page_example_runs_as_written(tmp_path: Path):
     checks = """
 assert list(curve.n_labeled) == [20, 40, 60], curve
 assert curve.attrs["run_dir"].name == "seed0"
@@ -40,7 +38,7 @@ assert runs.groupby("strategy").run_dir.nunique().to_dict() == {
 assert set(runs.status) == {"finished"}
 print("EXAMPLE OK")
 """
-    (tmp_path / "example.py").write_text(readme_example() + checks)
+    (tmp_path / "example.py").write_text(page_example() + checks)
     out = subprocess.run(
         [sys.executable, "example.py"], cwd=tmp_path, capture_output=True, text=True, timeout=600
     )

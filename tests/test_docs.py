@@ -207,7 +207,7 @@ def test_every_page_is_in_the_nav_and_every_nav_entry_exists(generator: ModuleTy
         return out
 
     nav = paths(site.nav)
-    excluded = set(config["exclude_docs"].split())
+    excluded = set(config.get("exclude_docs", "").split())
     pages = {
         p.relative_to(DOCS).as_posix()
         for p in DOCS.rglob("*.md")

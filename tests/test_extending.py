@@ -1,6 +1,6 @@
-"""The README's "Extending al" walk-through, run as written from a temporary user package:
-a data set, a model, a posterior and a strategy of the user's own, found through --config-dir
-and built from their _target_ with their own keys."""
+"""The walk-through of the "Extend al" page (docs/how-to/extending.md), run as written from a
+temporary user package: a data set, a model, a posterior and a strategy of the user's own,
+found through --config-dir and built from their _target_ with their own keys."""
 
 from __future__ import annotations
 
@@ -13,14 +13,15 @@ import pytest
 
 from tests.conftest import read_csv, run_al
 
-README = Path(__file__).parent.parent / "README.md"
+PAGE = Path(__file__).parent.parent / "docs" / "how-to" / "extending.md"
 
 
 def walkthrough() -> tuple[dict[str, str], list[str]]:
-    """The files of the README section (fenced blocks starting ``# file: PATH``) and the
-    arguments of its ``al run`` command."""
-    text = README.read_text()
-    section = text.split("## Extending al", 1)[1].split("\n## ", 1)[0]
+    """The files of the page's "A walk-through" section (fenced blocks starting
+    ``# file: PATH``) and the arguments of its ``al run`` command."""
+    text = PAGE.read_text()
+    assert "\n## A walk-through\n" in text, f"{PAGE.name} has no walk-through section"
+    section = text.split("\n## A walk-through\n", 1)[1].split("\n## ", 1)[0]
     files, command = {}, None
     for block in re.findall(r"```\w*\n(.*?)```", section, flags=re.S):
         first, _, body = block.partition("\n")
@@ -28,7 +29,7 @@ def walkthrough() -> tuple[dict[str, str], list[str]]:
             files[first.removeprefix("# file: ").strip()] = body
         elif "al run" in block:
             command = shlex.split(block.replace("\\\n", " "))
-    assert files and command, "the README's walk-through has files and a command"
+    assert files and command, "the walk-through has files and a command"
     assert command[:3] == ["PYTHONPATH=.", "al", "run"]
     return files, command[3:]
 
