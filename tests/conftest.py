@@ -17,6 +17,12 @@ from omegaconf import DictConfig
 
 import al_cli.config  # noqa: F401  (registers the schemas before composing)
 
+# One torch thread per test process and per al it starts: pytest-xdist already runs a worker
+# per CPU, and torch's threads fighting for the same cores made runs several times slower
+# (the Python API page's example: 133 s in the suite, over 600 s beside two busy processes;
+# 45 s on one thread). Tests of the thread choice set or remove it themselves.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 AL = (
     str(Path(sys.executable).parent / "al")
     if (Path(sys.executable).parent / "al").exists()
@@ -39,10 +45,11 @@ FAST = [
 def run_al(
     *args: str, cwd: Path | None = None, timeout: float = 300, env: dict | None = None
 ) -> subprocess.CompletedProcess:
-    """Run the installed ``al`` console script, as a user would (``env``: added variables)."""
+    """Run the installed ``al`` console script, as a user would (``env``: added variables;
+    a variable set to None is removed)."""
     assert AL, "the al console script is not installed; pip install -e '.[dev]'"
     env = {**os.environ, "HYDRA_FULL_ERROR": "0", "PYTHONWARNINGS": "ignore", **(env or {})}
-    env.pop("HYDRA_FULL_ERROR")
+    env = {k: v for k, v in env.items() if v is not None and k != "HYDRA_FULL_ERROR"}
     return subprocess.run(
         [AL, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
     )

@@ -178,7 +178,9 @@ def test_four_job_sweep_lands_four_curves(tmp_path: Path):
     """device=auto asks for no GPU, so the sweep runs on a CPU-only cluster."""
     fast_auto = [o for o in FAST if not o.startswith("device=")] + ["device=auto"]
     name = job_name()
-    out = run_al(*sweep(name, tmp_path, *SMALL_JOB, *fast_auto, "seed=0,1,2,3"), timeout=600)
+    sweep_args = sweep(name, tmp_path, *SMALL_JOB, *fast_auto, "seed=0,1,2,3")
+    # no OMP_NUM_THREADS from the suite: the thread count must come from the CPUs SLURM grants
+    out = run_al(*sweep_args, timeout=600, env={"OMP_NUM_THREADS": None})
     assert out.returncode == 0, out.stdout + out.stderr
     found = runs(tmp_path)
     assert sorted(found) == ["seed0", "seed1", "seed2", "seed3"]
