@@ -41,8 +41,8 @@ GOLDEN = [
         ["dataset=cifar10", "model=resnet18", "strategy=kmeans", "dataset.augment=true"],
         "cifar10/resnet18/kmeans-ad9a0e1c/seed0",
     ),
-    # the authors' code: the shipped preset's folder, which stays there if the preset departs
-    (["+experiment=gal2017_keras", "strategy=bald"], "mnist/cnn/bald-04bea86a/seed0"),
+    # the authors' code (masks per input) and the shipped preset (masks shared across inputs)
+    (["+experiment=gal2017_keras", "strategy=bald"], "mnist/cnn/bald-f01f7727/seed0"),
     (["+experiment=gal2017_mnist", "strategy=bald"], "mnist/cnn/bald-04bea86a/seed0"),
     (["trainer.lr=0.01", "trainer.epochs=20"], "digits/mlp/random-0779f5dd/seed0"),
 ]
