@@ -30,7 +30,7 @@ from al_cli.cluster import gpus_wanted, take_over_submitit_sigterm
 from al_cli.config import option_name
 from al_cli.data import Oracle, load_dataset, place_inputs
 from al_cli.errors import UserError
-from al_cli.files import atomic_write_text
+from al_cli.files import atomic_write_text, remove_empty
 from al_cli.folders import name_max, remove_stale_temporaries, run_folder_lock
 from al_cli.learner import Learner
 from al_cli.loop import Budget, Experiment, Interrupted, check_resumable, run_rounds
@@ -436,7 +436,8 @@ def quiet_console(logger: logging.Logger) -> contextlib.ExitStack:
 
 def made_by_this_run(out_dir: Path) -> list[Path]:
     """The empty run folder Hydra made for this job, and each parent that holds nothing but
-    it: what a refused run removes, so that it leaves no folder behind."""
+    it: what a refused run removes (``remove_empty``: those it wrote nothing into), so that it
+    leaves no folder behind."""
     made: list[Path] = []
     folder, child = out_dir, None
     while folder != folder.parent and folder != Path.cwd():
@@ -449,15 +450,6 @@ def made_by_this_run(out_dir: Path) -> list[Path]:
         made.append(folder)
         folder, child = folder.parent, folder
     return made
-
-
-def remove_if_untouched(made: list[Path]) -> None:
-    """Remove the folders of ``made_by_this_run`` if the run wrote nothing into them."""
-    for folder in made:
-        try:
-            folder.rmdir()  # only ever an empty folder
-        except OSError:
-            return
 
 
 def checkpoint_columns(checkpoint: dict[str, Any]) -> list[str]:
@@ -485,13 +477,13 @@ def main(cfg: DictConfig) -> None:
             with console.held_warnings(log), run_folder_lock(out_dir):
                 run_experiment(cfg, out_dir, stop)
         except UserError as err:
-            remove_if_untouched(made)
+            remove_empty(made)
             print(f"al run: error: {err}", file=sys.stderr, flush=True)
             if hydra_cfg.mode == RunMode.MULTIRUN:
                 raise JobFailed(f"al run: error: {err}") from None
             sys.exit(2)
         except (Interrupted, KeyboardInterrupt):
-            remove_if_untouched(made)
+            remove_empty(made)
             print(f"al run: stopped; {after_stop(cfg, out_dir)}", file=sys.stderr, flush=True)
             sys.exit(128 + (stop() or signal.SIGINT))
 

@@ -82,3 +82,25 @@ def in_hidden(path: Path, root: Path) -> bool:
     """Whether ``path`` lies in a hidden folder below ``root`` (``.mlflow/``, where MLflow
     keeps copies of the runs' files as artifacts): such copies are not runs of their own."""
     return any(part.startswith(".") for part in path.relative_to(root).parts[:-1])
+
+
+def missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and its parents that do not exist yet, deepest first: what making it makes."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def remove_empty(folders: list[Path]) -> None:
+    """Remove those of ``folders`` (deepest first) that are empty: what a failed or refused
+    step made and left with nothing in it. One that was never made is passed over; one that
+    holds something stays, and so do the folders above it."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return

@@ -24,6 +24,7 @@ from torchvision.datasets.utils import download_and_extract_archive, download_ur
 from al_cli.data.images import image_split, to_float
 from al_cli.data.split import DataSplit, fingerprint, loader
 from al_cli.errors import UserError
+from al_cli.files import missing_folders, remove_empty
 
 Arrays = tuple[torch.Tensor, np.ndarray | torch.Tensor]
 """uint8 images ``[N, C, H, W]`` and integer labels ``[N]``."""
@@ -183,7 +184,7 @@ def ensure_files(source: Source, root: str, download: bool) -> None:
     if not missing:
         return
     if download:
-        made = [p for p in (folder, *folder.parents) if not p.exists()]
+        made = missing_folders(folder)
         try:
             source.fetch(root)
         except Exception as err:
@@ -200,18 +201,6 @@ def ensure_files(source: Source, root: str, download: bool) -> None:
         f"run once with dataset.download=true where the internet is reachable, or copy the "
         f"files there (paths.data_dir or the AL_DATA_DIR environment variable sets the root)"
     )
-
-
-def remove_empty(folders: list[Path]) -> None:
-    """Remove those of ``folders`` (deepest first) that are empty: what a failed download
-    made and left with nothing in it; a folder holding a partial download stays."""
-    for folder in folders:
-        try:
-            folder.rmdir()
-        except FileNotFoundError:  # never made (the archive's own folder): try its parent
-            continue
-        except OSError:  # not empty: leave it, and the folders above it
-            return
 
 
 def download_failure(err: Exception) -> str:

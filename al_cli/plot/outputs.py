@@ -16,6 +16,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from al_cli.files import missing_folders, remove_empty
+
 
 @contextlib.contextmanager
 def staged(out: Path) -> Iterator[Path]:
@@ -32,19 +34,8 @@ def staged(out: Path) -> Iterator[Path]:
         finally:
             shutil.rmtree(stage, ignore_errors=True)
     except BaseException:
-        for folder in made:  # deepest first; only ever an empty one
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+        remove_empty(made)
         raise
-
-
-def missing_folders(folder: Path) -> list[Path]:
-    """``folder`` and its parents that do not exist yet, deepest first."""
-    missing = []
-    while not folder.exists() and folder != folder.parent:
-        missing.append(folder)
-        folder = folder.parent
-    return missing
 
 
 def make_stage(out: Path) -> Path:
