@@ -1,15 +1,18 @@
 """Issue 18's tables: labels to 90% test accuracy per seed for every variant that
 ``scripts/gal2017_ablation.sh`` ran and for the peer script's curves, paired by seed.
 
-    python scripts/gal2017_table.py OUT --peer ../shared/peers/results/baal_gal_mnist5k.csv
+    python scripts/gal2017_table.py OUT --peer ../shared/peers/results/baal_gal_mnist5k.csv \
+        [--rerun OUT/peer_script/bald_seed*.csv]
 
 Prints markdown: per variant and strategy, labels to the target on each seed, the median, and
-the paired differences (variant minus reference, per seed) against the peer's BALD, against the
-``keras`` variant (the authors' settings: the ablation's reference) and, for BALD, against the
-same variant's random; then W/T/L (seeds with fewer / equal / more labels) and the paired
-difference of the area under the curve with its 95% t interval. A seed that never reaches the
-target counts as one query (10 labels) beyond the last point, so a difference with it is a bound
-(marked with ``*``).
+the paired differences (variant minus reference, per seed) against the script's BALD (its
+published curves, ``script``, and those rerun on this machine, ``script_here``), against the
+``keras`` variant (the authors' settings: the ablation's reference), against ``peer`` and
+``keras_consistent`` (masks shared across inputs: what per-input masks change) and, for BALD,
+against the same variant's random; then W/T/L (seeds with fewer / equal / more labels) and the
+paired difference of the area under the curve with its 95% t interval. A seed that never reaches
+the target counts as one query (10 labels) beyond the last point, so a difference with it is a
+bound (marked with ``*``).
 """
 
 from __future__ import annotations
@@ -44,15 +47,16 @@ def read_al(out: Path) -> Curves:
     return curves
 
 
-def read_peer(path: Path) -> Curves:
-    rows = list(csv.DictReader(path.open()))
+def read_peer(paths: list[Path], name: str) -> Curves:
+    """The script's curves (its CSV rows), under the variant name ``name``."""
+    rows = [r for path in paths for r in csv.DictReader(path.open())]
     curves: Curves = {}
     for strategy in sorted({r["strategy"] for r in rows}):
         for seed in sorted({int(r["seed"]) for r in rows if r["strategy"] == strategy}):
             mine = [r for r in rows if r["strategy"] == strategy and int(r["seed"]) == seed]
             n = np.array([int(r["n_labeled"]) for r in mine])
             acc = np.array([float(r["test_accuracy"]) for r in mine])
-            curves.setdefault(("peer", strategy), {})[seed] = (n, acc)
+            curves.setdefault((name, strategy), {})[seed] = (n, acc)
     return curves
 
 
@@ -107,11 +111,13 @@ def paired(a: dict, b: dict, target: float, max_labels: int) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out", type=Path)
-    ap.add_argument("--peer", type=Path, required=True)
+    ap.add_argument("--peer", type=Path, required=True, help="the script's published curves")
+    ap.add_argument("--rerun", type=Path, nargs="*", default=[], help="the script rerun here")
     ap.add_argument("--target", type=float, default=0.9)
     ap.add_argument("--max-labels", type=int, default=300)
     a = ap.parse_args()
-    curves = complete({**read_peer(a.peer), **read_al(a.out)}, a.max_labels)
+    scripts = {**read_peer([a.peer], "script"), **read_peer(a.rerun, "script_here")}
+    curves = complete({**scripts, **read_al(a.out)}, a.max_labels)
     print(f"Labels to {a.target:.0%} test accuracy (runs to {a.max_labels} labels)\n")
     print("| variant | strategy | seeds | labels per seed | median |")
     print("|---|---|---|---|--:|")
@@ -122,7 +128,8 @@ def main() -> None:
         print(
             f"| {variant} | {strategy} | {','.join(map(str, sorted(seeds)))} | {shown} | {median} |"
         )
-    references = [("peer", "bald"), ("keras", "bald")]
+    references = [("script", "bald"), ("script_here", "bald"), ("keras", "bald")]
+    references += [("peer", "bald"), ("keras_consistent", "bald")]
     for ref in references:
         if ref not in curves:
             continue
