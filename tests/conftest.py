@@ -1,13 +1,21 @@
-"""Shared test helpers: the real ``al`` command in a subprocess, and composed configs."""
+"""Shared test helpers: the real ``al`` command in a subprocess, composed configs, and reading a
+pseudo-terminal."""
 
 from __future__ import annotations
 
 import csv
+import fcntl
 import importlib.util
+import math
 import os
+import select
 import shutil
+import struct
 import subprocess
 import sys
+import termios
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -61,6 +69,33 @@ def start_al(*args: str) -> subprocess.Popen:
     return subprocess.Popen(
         [AL, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
+
+
+def set_terminal_size(fd: int, rows: int, columns: int) -> None:
+    """Give the pseudo-terminal ``fd`` a window size, as a terminal emulator does."""
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+
+
+def read_terminal(
+    fd: int,
+    screen: bytes = b"",
+    seconds: float = math.inf,
+    until: bytes | None = None,
+    done: Callable[[], bool] | None = None,
+) -> bytes:
+    """``screen`` followed by what the pseudo-terminal ``fd`` shows next, read until ``until``
+    is in it, ``seconds`` pass, the terminal closes, or ``done()`` holds while it is quiet."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and not (until and until in screen):
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                screen += os.read(fd, 65536)
+            except OSError:  # the other side closed (EIO on Linux)
+                break
+        elif done is not None and done():
+            break
+    return screen
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
