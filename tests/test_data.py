@@ -20,7 +20,7 @@ from al_cli.data import load_dataset, place_inputs
 from al_cli.data.images import CropFlip
 from al_cli.data.vision import SOURCES, download_failure, ensure_files
 from al_cli.errors import UserError
-from tests.conftest import compose_config, read_csv, refused, run_al
+from tests.conftest import compose_config, npz_cfg, read_csv, refused, run_al
 
 TINY = [
     "budget.initial=10",
@@ -195,10 +195,6 @@ def test_unreadable_files_are_a_clear_error(tmp_path: Path):
 def write_npz(path: Path, **arrays) -> Path:
     np.savez(path, **arrays)
     return path
-
-
-def npz_cfg(path: Path, *extra: str):
-    return compose_config("dataset=npz", f"dataset.path={path}", *extra).dataset
 
 
 def test_npz_with_and_without_a_test_set(tmp_path: Path):

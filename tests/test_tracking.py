@@ -7,14 +7,13 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import time
 from pathlib import Path
 
 import pytest
 
 from al_cli.files import CURVE_COLUMNS
 from al_cli.tracking import Tracker, Trackers, flatten, metrics
-from tests.conftest import FAST, read_csv, run_al, start_al
+from tests.conftest import FAST, read_csv, run_al, run_info, start_al, wait_for
 
 mlflow = pytest.importorskip("mlflow")
 pytest.importorskip("tensorboard")
@@ -83,11 +82,13 @@ def test_killed_then_resumed_run_continues_the_same_tracker_runs(tmp_path: Path,
     shutil.copy(empty_store, tmp_path / "mlflow.db")  # the tables exist: only the run is timed
     args = ("run", *LONG, BOTH, f"paths.results_dir={tmp_path}")
     proc = start_al(*args)
-    deadline = time.monotonic() + 240
-    while not any(len(read_csv(f / "learning_curve.csv")) >= 2 for f in run_folders(tmp_path)):
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "no second round in time"
-        time.sleep(0.05)
+    wait_for(
+        lambda: any(len(read_csv(f / "learning_curve.csv")) >= 2 for f in run_folders(tmp_path)),
+        "no second round",
+        240,
+        proc,
+        every=0.05,
+    )
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
     [folder] = run_folders(tmp_path)
@@ -135,7 +136,7 @@ def test_two_job_sweep_logs_everything_one_experiment_a_run_per_job(tmp_path: Pa
     assert sorted(runs) == ["0", "1"] and [f.name for f in folders] == ["seed0", "seed1"]
     for folder in folders:
         seed = folder.name.removeprefix("seed")
-        run, info = runs[seed], json.loads((folder / "run.json").read_text())
+        run, info = runs[seed], run_info(folder)
         assert info["tracking"]["mlflow"]["run_id"] == run.info.run_id
         assert run.info.status == "FINISHED" and run.info.run_name.startswith("entropy-")
         tags = run.data.tags
