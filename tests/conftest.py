@@ -1,15 +1,25 @@
-"""Shared test helpers: the real ``al`` command in a subprocess, and composed configs."""
+"""Shared test helpers: the real ``al`` command in a subprocess, composed configs, run folders,
+waiting on a process, and reading a pseudo-terminal."""
 
 from __future__ import annotations
 
 import csv
+import fcntl
 import importlib.util
+import json
+import math
 import os
+import select
 import shutil
+import struct
 import subprocess
 import sys
+import termios
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any, TypeVar
 
 import pytest
 from hydra import compose, initialize_config_module
@@ -63,6 +73,89 @@ def start_al(*args: str) -> subprocess.Popen:
     )
 
 
+def one_line_error(out: subprocess.CompletedProcess, *words: str, command: str = "run") -> str:
+    """Exit 2, one line on stderr (``al COMMAND: error: ...``) naming ``words``, no traceback
+    anywhere; the line is returned."""
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert out.returncode == 2 and len(lines) == 1, out.stderr + out.stdout
+    assert lines[0].startswith(f"al {command}: error: "), lines[0]
+    assert "Traceback" not in out.stderr + out.stdout
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+T = TypeVar("T")
+
+
+def wait_for(
+    condition: Callable[[], T],
+    what: str | Callable[[], str],
+    timeout: float,
+    proc: subprocess.Popen | None = None,
+    every: float = 0.1,
+) -> T:
+    """Poll ``condition`` every ``every`` s until it returns something true, and return that.
+    Fails if ``proc`` ends first (with its output) or ``timeout`` s pass (with ``what``, what
+    is still wrong then; a callable is asked only then)."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if proc is not None:
+            assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, (
+            f"after {timeout} s: {what() if callable(what) else what}"
+        )
+        time.sleep(every)
+    return value
+
+
+def rows_in(path: Path) -> int:
+    """Rows of a CSV file, 0 while it does not exist."""
+    try:
+        return len(read_csv(path))
+    except FileNotFoundError:
+        return 0
+
+
+def wait_for_rows(proc: subprocess.Popen, curve: Path, n: int, timeout: float = 120) -> int:
+    """Poll until ``curve`` holds ``n`` (at least 1) rows while ``proc`` runs (the file is
+    only ever replaced whole); the rows it then holds."""
+    return wait_for(
+        lambda: (rows := rows_in(curve)) >= n and rows,
+        f"no {n} rows in {curve}",
+        timeout,
+        proc,
+        every=0.02,
+    )
+
+
+def set_terminal_size(fd: int, rows: int, columns: int) -> None:
+    """Give the pseudo-terminal ``fd`` a window size, as a terminal emulator does."""
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+
+
+def read_terminal(
+    fd: int,
+    screen: bytes = b"",
+    seconds: float = math.inf,
+    until: bytes | None = None,
+    done: Callable[[], bool] | None = None,
+) -> bytes:
+    """``screen`` followed by what the pseudo-terminal ``fd`` shows next, read until ``until``
+    is in it, ``seconds`` pass, the terminal closes, or ``done()`` holds while it is quiet."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and not (until and until in screen):
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                screen += os.read(fd, 65536)
+            except OSError:  # the other side closed (EIO on Linux)
+                break
+        elif done is not None and done():
+            break
+    return screen
+
+
 def read_csv(path: Path) -> list[dict[str, str]]:
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
@@ -70,6 +163,19 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 def without_timing(rows: list[dict[str, str]]) -> list[dict[str, str]]:
     return [{k: v for k, v in r.items() if not k.endswith("_seconds")} for r in rows]
+
+
+def assert_same_results(a: Path, b: Path) -> None:
+    """Two run folders hold the same curve (timings aside) and the same queries."""
+    assert without_timing(read_csv(a / "learning_curve.csv")) == without_timing(
+        read_csv(b / "learning_curve.csv")
+    )
+    assert read_csv(a / "queries.csv") == read_csv(b / "queries.csv")
+
+
+def run_info(folder: Path) -> dict[str, Any]:
+    """A run folder's run.json."""
+    return json.loads((folder / "run.json").read_text())
 
 
 def compose_config(*overrides: str) -> DictConfig:
@@ -87,6 +193,11 @@ def refused(*overrides: str, key: str) -> str:
     line = composition_error(info.value)
     assert line is not None and key in line and "\n" not in line, line
     return line
+
+
+def npz_cfg(path: Path, *extra: str) -> DictConfig:
+    """The dataset config of ``dataset=npz`` reading ``path``."""
+    return compose_config("dataset=npz", f"dataset.path={path}", *extra).dataset
 
 
 @pytest.fixture

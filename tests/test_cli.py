@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -12,7 +11,16 @@ from al_cli.app import check_budget_fits, setup
 from al_cli.errors import UserError
 from al_cli.files import CURVE_COLUMNS, QUERY_COLUMNS
 from al_cli.loop import Budget
-from tests.conftest import FAST, compose_config, read_csv, refused, run_al, without_timing
+from tests.conftest import (
+    FAST,
+    compose_config,
+    one_line_error,
+    read_csv,
+    refused,
+    run_al,
+    run_info,
+    without_timing,
+)
 
 
 def test_version_and_help():
@@ -67,7 +75,7 @@ def test_run_end_to_end(tmp_path: Path):
     assert list(queries[0]) == QUERY_COLUMNS
     assert len(queries) == 40 and len({q["pool_index"] for q in queries}) == 40
     assert [int(q["round"]) for q in queries] == [0] * 10 + [1] * 10 + [2] * 10 + [3] * 10
-    info = json.loads((tmp_path / "run.json").read_text())
+    info = run_info(tmp_path)
     assert info["status"] == "finished"
     assert info["config"]["strategy"]["name"] == "entropy"
     assert info["versions"]["torch"] and info["torch_threads"] >= 1
@@ -125,49 +133,74 @@ def test_user_config_dir(tmp_path: Path):
     assert read_csv(tmp_path / "run" / "learning_curve.csv")[0]["strategy"] == "my_margin"
 
 
-BAD_INPUTS = [
-    (["budget.initial=100000"], "budget.initial"),
-    (["budget.query_size=0"], "budget.query_size"),
-    (["budget.query_size=-3"], "budget.query_size"),
-    (["budget.max_labels=5"], "budget.max_labels"),
-    (["budget.initial=0"], "budget.initial"),
-    (["budget.initial_balanced=true", "budget.initial=2"], "budget.initial_balanced"),
-    (["trainer.lr=-1"], "trainer.lr"),
-    (["trainer.optimizer=lbfgs"], "trainer.optimizer"),
-    (["model.hidden=[]"], "model.hidden"),
-    (["device=cuda:7"], "device"),
-    (["strategy=entropy", "strategy.acquisition=bald"], "several posterior samples"),
-    (["strategy=entropy", "strategy.acquisition=nope"], "strategy.acquisition"),
-    (["strategy=entropy", "strategy.candidates=0"], "strategy.candidates"),
-    (["dataset.test_fraction=1.5"], "dataset.test_fraction"),
-    (["trainer.weight_decay=-1"], "trainer.weight_decay"),
-    (["trainer.momentum=-5"], "trainer.momentum"),
-    (["trainer.l2_per_label=-1"], "trainer.l2_per_label"),
-    (["trainer.l2_scope=everything"], "trainer.l2_scope"),
+BAD_INPUTS: dict[str, tuple[list[str], str]] = {
+    # name (the test id): (overrides, what the one-line refusal names)
+    "initial_above_max_labels": (["budget.initial=100000"], "budget.initial"),
+    "query_size_0": (["budget.query_size=0"], "budget.query_size"),
+    "query_size_negative": (["budget.query_size=-3"], "budget.query_size"),
+    "max_labels_below_initial": (["budget.max_labels=5"], "budget.max_labels"),
+    "initial_0": (["budget.initial=0"], "budget.initial"),
+    "balanced_initial_below_classes": (
+        ["budget.initial_balanced=true", "budget.initial=2"],
+        "budget.initial_balanced",
+    ),
+    "negative_lr": (["trainer.lr=-1"], "trainer.lr"),
+    "unknown_optimizer": (["trainer.optimizer=lbfgs"], "trainer.optimizer"),
+    "no_hidden_layer": (["model.hidden=[]"], "model.hidden"),
+    "missing_cuda_device": (["device=cuda:7"], "device"),
+    "bald_on_one_sample": (
+        ["strategy=entropy", "strategy.acquisition=bald"],
+        "several posterior samples",
+    ),
+    "unknown_acquisition": (
+        ["strategy=entropy", "strategy.acquisition=nope"],
+        "strategy.acquisition",
+    ),
+    "candidates_0": (["strategy=entropy", "strategy.candidates=0"], "strategy.candidates"),
+    "test_fraction_above_1": (["dataset.test_fraction=1.5"], "dataset.test_fraction"),
+    "negative_weight_decay": (["trainer.weight_decay=-1"], "trainer.weight_decay"),
+    "negative_momentum": (["trainer.momentum=-5"], "trainer.momentum"),
+    "negative_l2_per_label": (["trainer.l2_per_label=-1"], "trainer.l2_per_label"),
+    "unknown_l2_scope": (["trainer.l2_scope=everything"], "trainer.l2_scope"),
     # a budget the pool (225 inputs here) cannot meet: refused, not run until the pool is spent
-    (["budget.query_size=1000000", "budget.max_labels=2000000"], "budget.max_labels=2000000"),
-]
+    "budget_above_pool": (
+        ["budget.query_size=1000000", "budget.max_labels=2000000"],
+        "budget.max_labels=2000000",
+    ),
+}
 
 
-@pytest.mark.parametrize(("overrides", "key"), BAD_INPUTS, ids=[k for _, k in BAD_INPUTS])
+def cases(table: dict[str, tuple], names: list[str] | None = None) -> list:
+    """Rows of ``table`` (all, or those ``names`` picks) as pytest params, each with its name
+    as id: inserting a row never changes what another test picks."""
+    return [pytest.param(*table[name], id=name) for name in names or table]
+
+
+@pytest.mark.parametrize(("overrides", "key"), cases(BAD_INPUTS))
 def test_bad_input_is_refused_at_setup(overrides: list[str], key: str):
     """Every check, at the unit level: a UserError naming the key, before any file exists."""
     with pytest.raises(UserError, match=re.escape(key)):
         setup(compose_config(*FAST, *overrides))
 
 
-CLI_BAD_INPUTS = [BAD_INPUTS[i] for i in (0, 5, 9, 10, 13, 16, 17, 18)]
+CLI_BAD_INPUTS = [
+    "initial_above_max_labels",
+    "balanced_initial_below_classes",
+    "missing_cuda_device",
+    "bald_on_one_sample",
+    "test_fraction_above_1",
+    "negative_l2_per_label",
+    "unknown_l2_scope",
+    "budget_above_pool",
+]
+"""The rows of ``BAD_INPUTS`` also tried through the real command, by name."""
 
 
-@pytest.mark.parametrize(("overrides", "key"), CLI_BAD_INPUTS, ids=[k for _, k in CLI_BAD_INPUTS])
+@pytest.mark.parametrize(("overrides", "key"), cases(BAD_INPUTS, CLI_BAD_INPUTS))
 def test_bad_input_one_clear_line(tmp_path: Path, overrides: list[str], key: str):
     """Through the real command: one line on stderr, exit 2, no traceback, no files."""
     out = run_al("run", *FAST, *overrides, f"hydra.run.dir={tmp_path}")
-    assert out.returncode == 2
-    lines = [line for line in out.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, out.stderr
-    assert lines[0].startswith("al run: error:") and key in lines[0]
-    assert "Traceback" not in out.stderr + out.stdout
+    one_line_error(out, key)
     assert not (tmp_path / "learning_curve.csv").exists()
     assert not (tmp_path / "queries.csv").exists()
     assert not (tmp_path / "run.json").exists()
@@ -181,38 +214,58 @@ def test_budget_must_fit_the_pool():
             check_budget_fits(Budget(initial, False, 10, max_labels), 225)
 
 
-COMPOSITION_ERRORS = [
-    (["strategy=foo"], ["strategy", "entropy", "random", "mc_dropout"]),
-    (["posterior=foo"], ["posterior", "deterministic", "mc_dropout"]),
-    (["budget.bogus=1"], ["budget.bogus"]),
-    (["budget.query_size=many"], ["budget.query_size"]),
+COMPOSITION_ERRORS: dict[str, tuple[list[str], list[str]]] = {
+    # name (the test id): (overrides, words of the one-line refusal, the key first)
+    "unknown_strategy": (["strategy=foo"], ["strategy", "entropy", "random", "mc_dropout"]),
+    "unknown_posterior": (["posterior=foo"], ["posterior", "deterministic", "mc_dropout"]),
+    "unknown_budget_key": (["budget.bogus=1"], ["budget.bogus"]),
+    "query_size_not_a_number": (["budget.query_size=many"], ["budget.query_size"]),
     # a key that the chosen option does not read (each option has its own schema)
-    (["dataset=digits", "dataset.n_samples=5"], ["dataset.n_samples", "split_seed"]),
-    (["strategy=entropy", "strategy.samples=100"], ["strategy.samples", "posterior.samples"]),
-    (["model=mlp", "model.filters=8"], ["model.filters", "hidden"]),
-    (["strategy=random", "strategy.acquisition=entropy"], ["strategy.acquisition"]),
-    (["strategy=bald", "strategy.posterior=laplace"], ["strategy.posterior", "posterior=NAME"]),
-    (["strategy=entropy", "posterior.samples=5"], ["posterior.samples"]),
-]
+    "key_digits_lacks": (
+        ["dataset=digits", "dataset.n_samples=5"],
+        ["dataset.n_samples", "split_seed"],
+    ),
+    "samples_on_the_strategy": (
+        ["strategy=entropy", "strategy.samples=100"],
+        ["strategy.samples", "posterior.samples"],
+    ),
+    "key_mlp_lacks": (["model=mlp", "model.filters=8"], ["model.filters", "hidden"]),
+    "acquisition_on_random": (
+        ["strategy=random", "strategy.acquisition=entropy"],
+        ["strategy.acquisition"],
+    ),
+    "posterior_on_the_strategy": (
+        ["strategy=bald", "strategy.posterior=laplace"],
+        ["strategy.posterior", "posterior=NAME"],
+    ),
+    "samples_of_a_deterministic_posterior": (
+        ["strategy=entropy", "posterior.samples=5"],
+        ["posterior.samples"],
+    ),
+}
 
 
-@pytest.mark.parametrize(
-    ("overrides", "expect"), COMPOSITION_ERRORS, ids=[" ".join(o) for o, _ in COMPOSITION_ERRORS]
-)
+@pytest.mark.parametrize(("overrides", "expect"), cases(COMPOSITION_ERRORS))
 def test_composition_errors_are_one_line(overrides: list[str], expect: list[str]):
     """Refused while Hydra composes the config: the same line as ``al run`` prints."""
     for word in expect:
         assert word in refused(*FAST, *overrides, key=expect[0])
 
 
-@pytest.mark.parametrize("overrides", [COMPOSITION_ERRORS[i][0] for i in (0, 4, 5, 6)])
-def test_cli_composition_errors(tmp_path: Path, overrides: list[str]):
+CLI_COMPOSITION_ERRORS = [
+    "unknown_strategy",
+    "key_digits_lacks",
+    "samples_on_the_strategy",
+    "key_mlp_lacks",
+]
+"""The rows of ``COMPOSITION_ERRORS`` also tried through the real command, by name."""
+
+
+@pytest.mark.parametrize(("overrides", "expect"), cases(COMPOSITION_ERRORS, CLI_COMPOSITION_ERRORS))
+def test_cli_composition_errors(tmp_path: Path, overrides: list[str], expect: list[str]):
     """Through the real command: one line naming the key, exit 2, no traceback, nothing written."""
     out = run_al("run", *FAST, *overrides, f"paths.results_dir={tmp_path / 'results'}")
-    assert out.returncode == 2
-    lines = [line for line in out.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("al run: error: "), out.stderr
-    assert "Traceback" not in out.stderr + out.stdout
+    one_line_error(out, *expect)
     assert not (tmp_path / "results").exists()
 
 
@@ -220,8 +273,6 @@ def test_diverging_training_is_a_clear_error(tmp_path: Path):
     out = run_al(
         "run", *FAST, "trainer.lr=1e30", "trainer.optimizer=sgd", f"hydra.run.dir={tmp_path}"
     )
-    assert out.returncode == 2, out.stdout + out.stderr
-    lines = [line for line in out.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "trainer.lr" in lines[0], out.stderr
-    info = json.loads((tmp_path / "run.json").read_text())
+    one_line_error(out, "trainer.lr")
+    info = run_info(tmp_path)
     assert info["status"] == "failed" and "trainer.lr" in info["error"]

@@ -20,7 +20,7 @@ from al_cli.data import load_dataset, place_inputs
 from al_cli.data.images import CropFlip
 from al_cli.data.vision import SOURCES, download_failure, ensure_files
 from al_cli.errors import UserError
-from tests.conftest import compose_config, read_csv, refused, run_al
+from tests.conftest import compose_config, npz_cfg, one_line_error, read_csv, refused, run_al
 
 TINY = [
     "budget.initial=10",
@@ -195,10 +195,6 @@ def test_unreadable_files_are_a_clear_error(tmp_path: Path):
 def write_npz(path: Path, **arrays) -> Path:
     np.savez(path, **arrays)
     return path
-
-
-def npz_cfg(path: Path, *extra: str):
-    return compose_config("dataset=npz", f"dataset.path={path}", *extra).dataset
 
 
 def test_npz_with_and_without_a_test_set(tmp_path: Path):
@@ -444,11 +440,9 @@ def test_cli_offline_and_missing_is_one_line(tmp_path: Path):
         "run", "dataset=mnist", "model=cnn", f"paths.data_dir={tmp_path / 'none'}",
         "dataset.download=false", *TINY, f"hydra.run.dir={tmp_path / 'run'}",
     )  # fmt: skip
-    assert out.returncode == 2
-    lines = [line for line in out.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("al run: error: MNIST not found"), out.stderr
-    assert str((tmp_path / "none" / "MNIST" / "raw").resolve()) in lines[0]
-    assert "train-images-idx3-ubyte" in lines[0] and "dataset.download=true" in lines[0]
+    line = one_line_error(out, "train-images-idx3-ubyte", "dataset.download=true")
+    assert line.startswith("al run: error: MNIST not found")
+    assert str((tmp_path / "none" / "MNIST" / "raw").resolve()) in line
     assert not (tmp_path / "run" / "learning_curve.csv").exists()
 
 

@@ -4,14 +4,10 @@ log or CSV."""
 
 from __future__ import annotations
 
-import fcntl
 import io
 import logging
 import os
-import select
-import struct
 import subprocess
-import termios
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +15,7 @@ import pytest
 
 from al_cli import progress
 from al_cli.console import handlers
-from tests.conftest import AL, FAST, run_al
+from tests.conftest import AL, FAST, read_terminal, run_al, set_terminal_size
 
 ONE_ROUND = [*FAST, "budget.max_labels=20"]
 
@@ -66,7 +62,7 @@ def test_bars_on_a_terminal_only(tmp_path: Path):
     """stderr on a pseudo-terminal: a training bar appears, and nothing of it reaches stdout,
     run.log or the CSV."""
     master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    set_terminal_size(slave, 24, 120)
     env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
     env["TQDM_DELAY"] = "0"  # tqdm's own setting: every bar at once, however short its step
     args = [*FAST, "budget.max_labels=10", "trainer.epochs=200", f"hydra.run.dir={tmp_path}"]
@@ -74,16 +70,7 @@ def test_bars_on_a_terminal_only(tmp_path: Path):
         [AL, "run", *args], stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL, env=env
     )
     os.close(slave)
-    terminal = b""
-    while True:
-        ready, _, _ = select.select([master], [], [], 0.2)
-        if ready:
-            try:
-                terminal += os.read(master, 65536)
-            except OSError:
-                break
-        elif proc.poll() is not None:
-            break
+    terminal = read_terminal(master, done=lambda: proc.poll() is not None)
     stdout = proc.stdout.read().decode()
     assert proc.wait() == 0, stdout + terminal.decode(errors="replace")
     os.close(master)

@@ -40,7 +40,7 @@ from al_cli.plot.summary import (
     normalized_auc,
 )
 from al_cli.results import CURVE_COLUMNS, csv_text
-from tests.conftest import FAST, read_csv, run_al, start_al
+from tests.conftest import FAST, one_line_error, read_csv, run_al, start_al, wait_for
 
 GRID = [10, 20, 30, 40]
 CURVES = {
@@ -113,13 +113,6 @@ def png_size(path: Path) -> tuple[int, int]:
 
 def summary_rows(path: Path) -> dict[str, dict[str, str]]:
     return {r["label"]: r for r in read_csv(path)}
-
-
-def one_line_error(res: subprocess.CompletedProcess, message: str) -> None:
-    lines = res.stderr.strip().splitlines()
-    assert res.returncode == 2, res.stderr
-    assert len(lines) == 1 and lines[0].startswith("al plot: error: "), res.stderr
-    assert message in lines[0], lines[0]
 
 
 # ---------------------------------------------------------------- numbers, by hand
@@ -391,7 +384,7 @@ def test_runs_are_grouped_by_config_and_group_by_merges_and_says_so(tmp_path: Pa
     assert "merged over" in res.stdout and "trainer.lr" in res.stdout
 
     res = run_al("plot", str(tmp_path), "--group-by", "trainer.lrr")
-    one_line_error(res, "trainer.lr")
+    one_line_error(res, "trainer.lr", command="plot")
 
 
 def test_different_grids_are_kept_apart_and_partial_runs_marked(tmp_path: Path):
@@ -458,7 +451,7 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path: Path, case, args, me
     )
     (tmp_path / "file").write_text("a file, not a folder\n")
     res = run_al("plot", *(a.format(tmp=tmp_path) for a in args))
-    one_line_error(res, message)
+    one_line_error(res, message, command="plot")
     assert "test_accuracy" in res.stderr or case != "unknown metric"
     assert not list(tmp_path.rglob("plots")) and not list(tmp_path.rglob("summary*"))
 
@@ -596,10 +589,13 @@ def test_ctrl_c_while_drawing_leaves_out_as_it_was(tmp_path: Path):
     before = contents(out)
     slow = ["--format", "png,svg,pdf", "--dpi", "300"]  # seconds of drawing to interrupt
     proc = start_al("plot", str(tmp_path / "results"), "--out", str(out), *slow)
-    deadline = time.monotonic() + 120
-    while not any(any(stage.iterdir()) for stage in tmp_path.glob(".figs.*.tmp")):
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.002)
+    wait_for(
+        lambda: any(any(stage.iterdir()) for stage in tmp_path.glob(".figs.*.tmp")),
+        "nothing drawn yet",
+        120,
+        proc,
+        every=0.002,
+    )
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr

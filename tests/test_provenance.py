@@ -3,7 +3,6 @@ directory, the command line, start and end times."""
 
 from __future__ import annotations
 
-import json
 import platform
 import shutil
 import socket
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from al_cli.provenance import al_checkout, cpu_model, git_state, host, typed_command
-from tests.conftest import FAST, run_al
+from tests.conftest import FAST, run_al, run_info
 
 GIT = shutil.which("git")
 
@@ -41,7 +40,7 @@ def test_run_json_holds_the_provenance(tmp_path: Path):
     (repo / "notes.txt").write_text("two\n")  # a tracked file changed: dirty
     out = run_al("run", *FAST, "budget.max_labels=20", "threads=1", "hydra.run.dir=run", cwd=repo)
     assert out.returncode == 0, out.stderr
-    info = json.loads((repo / "run" / "run.json").read_text())
+    info = run_info(repo / "run")
     machine = info["host"]
     assert machine["hostname"] == socket.gethostname()
     assert machine["os"] == platform.platform()

@@ -4,12 +4,9 @@ failures that name their cause and lose nothing."""
 from __future__ import annotations
 
 import errno
-import json
 import os
 import shutil
 import signal
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -29,43 +26,28 @@ from al_cli.results import (
     load_checkpoint,
 )
 from al_cli.trainer import TrainingDiverged
-from tests.conftest import FAST, compose_config, read_csv, run_al, start_al, without_timing
+from tests.conftest import (
+    FAST,
+    assert_same_results,
+    compose_config,
+    one_line_error,
+    read_csv,
+    rows_in,
+    run_al,
+    run_info,
+    start_al,
+    wait_for_rows,
+)
 
 # Six rounds: enough to stop a run in the middle of it.
 LONG = [*FAST, "budget.max_labels=60", "trainer.min_steps=60", "strategy=entropy"]
 ROUNDS = 6
 
 
-def rows_in(path: Path) -> int:
-    try:
-        return len(read_csv(path))
-    except FileNotFoundError:
-        return 0
-
-
-def wait_for_rows(proc: subprocess.Popen, curve: Path, n: int, timeout: float = 120) -> int:
-    """Poll until ``curve`` holds ``n`` rows (it is only ever replaced whole)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        rows = rows_in(curve)
-        if rows >= n:
-            return rows
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.02)
-    raise AssertionError(f"no {n} rows in {curve} after {timeout}s")
-
-
 def only_run_folder(results: Path) -> Path:
     folders = [p.parent for p in results.rglob(CHECKPOINT)]
     assert len(folders) == 1, folders
     return folders[0]
-
-
-def assert_same_results(a: Path, b: Path) -> None:
-    assert without_timing(read_csv(a / "learning_curve.csv")) == without_timing(
-        read_csv(b / "learning_curve.csv")
-    )
-    assert read_csv(a / "queries.csv") == read_csv(b / "queries.csv")
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +81,7 @@ def test_sigkill_then_rerun_equals_uninterrupted(tmp_path: Path, reference: Path
     assert out.returncode == 0, out.stderr
     assert "resuming" in out.stdout
     assert_same_results(curve.parent, reference)
-    assert json.loads((curve.parent / "run.json").read_text())["status"] == "finished"
+    assert run_info(curve.parent)["status"] == "finished"
 
 
 def test_finished_run_is_skipped(reference: Path):
@@ -113,9 +95,7 @@ def test_finished_run_is_skipped(reference: Path):
 def test_checkpoint_of_another_config_is_refused(reference: Path):
     before = {p.name: p.read_bytes() for p in reference.iterdir() if p.is_file()}
     out = run_al("run", *LONG, "trainer.lr=0.01", f"hydra.run.dir={reference}")
-    assert out.returncode == 2
-    lines = [line for line in out.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and "trainer.lr" in lines[0] and "another config" in lines[0]
+    one_line_error(out, "trainer.lr", "another config")
     after = {p.name: p.read_bytes() for p in reference.iterdir() if p.is_file()}
     assert {k: v for k, v in after.items() if k != "app.log"} == {
         k: v for k, v in before.items() if k != "app.log"
@@ -130,7 +110,7 @@ def test_sigterm_stops_cleanly_then_resumes(tmp_path: Path, reference: Path):
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 128 + signal.SIGTERM, stderr
     assert "Rerun the same command to resume" in stderr and "Traceback" not in stderr
-    assert json.loads((tmp_path / "run.json").read_text())["status"] == "interrupted"
+    assert run_info(tmp_path)["status"] == "interrupted"
     checkpoint = load_checkpoint(tmp_path / CHECKPOINT)
     assert checkpoint["next_round"] == rows_in(tmp_path / "learning_curve.csv") < ROUNDS
     out = run_al(*args)
@@ -317,4 +297,4 @@ def test_resume_false_starts_over(tmp_path: Path, reference: Path):
     assert previous_run(compose_config(*LONG, "resume=false"), folder, settings) is None
     Recorder(folder, {}, {}).start()
     assert not (folder / CHECKPOINT).exists() and not (folder / "learning_curve.csv").exists()
-    assert json.loads((folder / "run.json").read_text())["status"] == "running"
+    assert run_info(folder)["status"] == "running"

@@ -3,21 +3,16 @@ interactive bash and zsh, installed with the one line the README gives."""
 
 from __future__ import annotations
 
-import fcntl
 import os
 import pty
-import select
 import shutil
-import struct
-import termios
-import time
 from pathlib import Path
 
 import pytest
 
 from al_cli import __version__
 from al_cli.completion import completion_request, script
-from tests.conftest import AL, run_al
+from tests.conftest import AL, read_terminal, run_al, set_terminal_size
 
 
 def test_version_of_al_and_of_al_run():
@@ -41,31 +36,20 @@ def interactive(shell: list[str], install: str, typed: str, cwd: Path) -> str:
             "HOME": str(cwd),
         }
         os.execvpe(shell[0], shell, env)
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 200, 0, 0))
+    set_terminal_size(fd, 24, 200)
     screen = b""
-
-    def read(seconds: float, until: bytes | None = None) -> None:
-        nonlocal screen
-        end = time.monotonic() + seconds
-        while time.monotonic() < end and not (until and until in screen):
-            ready, _, _ = select.select([fd], [], [], 0.1)
-            if ready:
-                try:
-                    screen += os.read(fd, 65536)
-                except OSError:
-                    return
-
     try:
-        read(5)
+        screen = read_terminal(fd, screen, 5)
         os.write(fd, f"{install}; echo installed\n".encode())
-        read(60, b"installed\r\n")
+        screen = read_terminal(fd, screen, 60, b"installed\r\n")
         screen = b""
         os.write(fd, typed.encode())
-        read(30, b"tensorboard")  # the completion asks al, which answers in about a second
-        read(1)
+        # the completion asks al, which answers in about a second
+        screen = read_terminal(fd, screen, 30, b"tensorboard")
+        screen = read_terminal(fd, screen, 1)
     finally:
         os.write(fd, b"\x03exit\n")
-        read(1)
+        screen = read_terminal(fd, screen, 1)
         os.close(fd)
         os.waitpid(pid, 0)
     return screen.decode(errors="replace")

@@ -9,20 +9,28 @@ process may use, and a different thread count changes the last digits of the met
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import signal
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import AL, FAST, read_csv, run_al, start_al, without_timing
+from tests.conftest import (
+    AL,
+    FAST,
+    assert_same_results,
+    one_line_error,
+    read_csv,
+    run_al,
+    run_info,
+    start_al,
+    wait_for,
+)
 
 
 def slurm_missing() -> str | None:
@@ -108,23 +116,28 @@ def jobs(name: str) -> list[tuple[str, str, str]]:
     return [tuple(line.split()) for line in out.stdout.splitlines()]  # type: ignore[misc]
 
 
-def saved_round(results: Path, proc: subprocess.Popen, timeout: float = 300) -> Path:
-    """The learning curve of the one run below ``results``, once it holds a round."""
-    deadline = time.monotonic() + timeout
-    while True:
-        curve = next(results.glob("*/*/*/seed0/learning_curve.csv"), None)
-        if curve is not None and read_csv(curve):
-            return curve
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, f"no round saved in {results} within {timeout} s"
-        time.sleep(0.1)
+def saved_round(
+    results: Path,
+    proc: subprocess.Popen,
+    seed: int = 0,
+    timeout: float = 300,
+    every: float = 0.1,
+) -> Path:
+    """The learning curve of run ``seed`` below ``results``, once it holds a round (while
+    ``proc`` runs)."""
+
+    def curve() -> Path | None:
+        found = next(results.glob(f"*/*/*/seed{seed}/learning_curve.csv"), None)
+        return found if found is not None and read_csv(found) else None
+
+    return wait_for(curve, f"no round of seed {seed} saved in {results}", timeout, proc, every)
 
 
 def wait_until_gone(name: str, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while jobs(name):
-        assert time.monotonic() < deadline, f"jobs {name} still queued: {jobs(name)}"
-        time.sleep(1)
+    """Until squeue knows none of the jobs named ``name``."""
+    wait_for(
+        lambda: not jobs(name), lambda: f"jobs {name} still queued: {jobs(name)}", timeout, every=1
+    )
 
 
 def runs(results: Path) -> dict[str, Path]:
@@ -133,19 +146,12 @@ def runs(results: Path) -> dict[str, Path]:
 
 
 def status(folder: Path) -> str:
-    return json.loads((folder / "run.json").read_text())["status"]
+    return run_info(folder)["status"]
 
 
 def logs(results: Path) -> str:
     """What the jobs printed (stdout and stderr; SLURM jobs here write both to .out)."""
     return "\n".join(p.read_text() for p in sorted(results.glob(".submitit/*/*_log.*")))
-
-
-def assert_same_results(a: Path, b: Path) -> None:
-    assert without_timing(read_csv(a / "learning_curve.csv")) == without_timing(
-        read_csv(b / "learning_curve.csv")
-    )
-    assert read_csv(a / "queries.csv") == read_csv(b / "queries.csv")
 
 
 # ---- on the cluster ---------------------------------------------------------------------------
@@ -171,7 +177,7 @@ def test_four_job_sweep_lands_four_curves(tmp_path: Path):
             "30",
             "40",
         ]
-        info = json.loads((folder / "run.json").read_text())
+        info = run_info(folder)
         assert info["device"] == "cpu"
         assert info["torch_threads"] == 1  # the one CPU SLURM granted (task/affinity)
     script = next(tmp_path.glob(".submitit/*/*_submission.sh")).read_text()
@@ -185,14 +191,9 @@ def test_cancelled_job_resumes_when_the_sweep_is_rerun(tmp_path: Path):
     ref = start_on_one_cpu("run", "-m", *FOUR, f"paths.results_dir={reference}")
     name = job_name()
     args = sweep(name, results, *SMALL_JOB, *FOUR)
-    first = subprocess.Popen([AL, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = start_al(*args)
     # cancel seed 1 (task 1 of the array) once its first round is saved
-    deadline = time.monotonic() + 300
-    curve = None
-    while curve is None or len(read_csv(curve)) < 1:
-        assert time.monotonic() < deadline and first.poll() is None, first.communicate()
-        time.sleep(0.1)
-        curve = next(results.glob("*/*/*/seed1/learning_curve.csv"), None)
+    curve = saved_round(results, first, seed=1)
     (task,) = [f"{a}_{k}" for a, k, _ in jobs(name) if k == "1"]
     subprocess.run(["scancel", task], check=True)
     first.communicate(timeout=300)
@@ -314,9 +315,7 @@ def test_launcher_settings_refused_before_submission(
     results = tmp_path / "results"
     name = job_name()
     out = run_al(*sweep(name, results, *settings, *FAST))
-    assert out.returncode == 2, out.stdout + out.stderr
-    lines = [line for line in out.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith(f"al run: error: {message}"), out.stderr
+    assert one_line_error(out).startswith(f"al run: error: {message}")
     assert not results.exists()  # no sweep folder, so no job file: nothing was submitted
     if MISSING is None:
         assert jobs(name) == []
@@ -329,24 +328,11 @@ def test_sigterm_inside_a_submitit_job_records_interrupted(tmp_path: Path):
     names its submitit folder."""
     args = ["run", "-m", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10", *FOUR]
     args = [a for a in args if not a.startswith("seed=")]
-    sweep_proc = subprocess.Popen(
-        [AL, *args, f"paths.results_dir={tmp_path}"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 120
-    curve = None
-    while curve is None or len(read_csv(curve)) < 1:
-        assert time.monotonic() < deadline and sweep_proc.poll() is None, sweep_proc.communicate()
-        time.sleep(0.05)
-        curve = next(tmp_path.glob("*/*/*/seed0/learning_curve.csv"), None)
+    sweep_proc = start_al(*args, f"paths.results_dir={tmp_path}")
+    curve = saved_round(tmp_path, sweep_proc, timeout=120, every=0.05)
     (job,) = [p.name for p in tmp_path.glob(".submitit/*") if p.name.isdigit()]
     os.kill(int(job), signal.SIGTERM)
-    deadline = time.monotonic() + 60
-    while status(curve.parent) == "running":
-        assert time.monotonic() < deadline, "the job did not stop within 60 s of SIGTERM"
-        time.sleep(0.1)
+    wait_for(lambda: status(curve.parent) != "running", "the job still runs after SIGTERM", 60)
     sweep_proc.kill()  # it would wait 15 s for a result the stopped job never writes
     sweep_proc.communicate()
     assert status(curve.parent) == "interrupted"
