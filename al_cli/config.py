@@ -58,7 +58,9 @@ class SplitDataset(Option):
 
 @dataclass
 class DigitsDataset(SplitDataset):
-    # image: every pixel by one mean and standard deviation; feature: each pixel by its own
+    # image: every pixel by one mean and standard deviation; feature: each pixel by its own.
+    # The default is digits.yaml's (image); "feature" is no default but how runs filed before
+    # the key scaled, which keeps their folders
     scaling: str = field(default=MISSING, metadata=added("feature"))
 
 
