@@ -19,6 +19,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
 from al_cli.errors import UserError
+from al_cli.identity import RENAMED
 
 # OmegaConf reads Optional[...], not X | None, in dataclass fields: hence the noqa below.
 
@@ -57,7 +58,9 @@ class SplitDataset(Option):
 
 @dataclass
 class DigitsDataset(SplitDataset):
-    # image: every pixel by one mean and standard deviation; feature: each pixel by its own
+    # image: every pixel by one mean and standard deviation; feature: each pixel by its own.
+    # The default is digits.yaml's (image); "feature" is no default but how runs filed before
+    # the key scaled, which keeps their folders
     scaling: str = field(default=MISSING, metadata=added("feature"))
 
 
@@ -323,19 +326,34 @@ SCHEMAS: dict[str, dict[str, type]] = {
 GROUPS = ("dataset", "model", "posterior", "strategy")
 """The groups whose options are built from ``_target_`` with their keys as arguments."""
 
-SAMPLING = "a posterior that samples: posterior=mc_dropout, bnn or laplace"
+READ_BY = {
+    "samples": "a posterior that samples: posterior=mc_dropout, bnn or laplace",
+    "consistent_masks": "posterior=mc_dropout",
+    "members": "posterior=deep_ensemble",
+    "bootstrap": "posterior=deep_ensemble",
+    "prior_sigma": "posterior=bnn",
+    "hessian": "posterior=laplace",
+    "prior_precision": "posterior=laplace",
+}
+"""The posterior options that read each key ``identity.RENAMED`` moved there (a key moved
+without an entry here fails on import, not in a user's refusal)."""
+MEANING = {"samples": "the number of samples", "members": "the ensemble size"}
+
+
+def moved_hint(new: tuple[str, str]) -> str:
+    """Where a renamed key lives now (``use posterior.hessian, with posterior=laplace``)."""
+    group, key = new
+    lead = f"{MEANING[key]} is" if key in MEANING else "use"
+    return f"{lead} {group}.{key}, with {READ_BY[key]}"
+
+
 MOVED = {
     "strategy.posterior": "the posterior is a config group of its own: use posterior=NAME "
     "(deterministic, mc_dropout, deep_ensemble, bnn, laplace)",
-    "strategy.samples": f"the number of samples is posterior.samples, with {SAMPLING}",
-    "strategy.consistent_masks": "use posterior.consistent_masks, with posterior=mc_dropout",
-    "strategy.members": "the ensemble size is posterior.members, with posterior=deep_ensemble",
-    "strategy.bootstrap": "use posterior.bootstrap, with posterior=deep_ensemble",
-    "strategy.bnn_prior_sigma": "use posterior.prior_sigma, with posterior=bnn",
-    "strategy.laplace_hessian": "use posterior.hessian, with posterior=laplace",
-    "strategy.laplace_prior_precision": "use posterior.prior_precision, with posterior=laplace",
+    **{f"{old[0]}.{old[1]}": moved_hint(new) for new, old in RENAMED.items()},
 }
-"""Keys of earlier versions that live elsewhere now: named in the refusal of the old key."""
+"""Keys of earlier versions that live elsewhere now (``identity.RENAMED``, old -> new, and
+the posterior that was a strategy key): named in the refusal of the old key."""
 
 
 def register() -> None:

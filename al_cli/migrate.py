@@ -20,17 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from al_cli.files import in_hidden
-
-RENAMED = {
-    ("posterior", "samples"): ("strategy", "samples"),
-    ("posterior", "consistent_masks"): ("strategy", "consistent_masks"),
-    ("posterior", "members"): ("strategy", "members"),
-    ("posterior", "bootstrap"): ("strategy", "bootstrap"),
-    ("posterior", "prior_sigma"): ("strategy", "bnn_prior_sigma"),
-    ("posterior", "hessian"): ("strategy", "laplace_hessian"),
-    ("posterior", "prior_precision"): ("strategy", "laplace_prior_precision"),
-}
-"""New (group, key) -> where an earlier version recorded it."""
+from al_cli.identity import RENAMED, identity_hash
 
 GROUPS = ("dataset", "model", "posterior", "strategy", "budget", "trainer")
 CONFIG_FOLDER = re.compile(r"(.+)-[0-9a-f]{8}")
@@ -115,7 +105,6 @@ def migrate_run(run: Path, dry_run: bool) -> tuple[Path, Path] | None:
     from al_cli.results import (
         CHECKPOINT,
         identity_config,
-        identity_hash,
         load_checkpoint,
         plain,
         save_checkpoint,

@@ -7,7 +7,6 @@ the record a run resumes from and is written first; the CSVs are views of it.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import platform
@@ -28,6 +27,7 @@ from al_cli.files import (  # noqa: F401  (re-exported for callers of results)
     atomic_write_text,
     csv_text,
 )
+from al_cli.identity import NOT_IDENTITY, flatten, identity_hash
 
 VERSIONED_PACKAGES = [
     "al-cli",
@@ -41,10 +41,6 @@ VERSIONED_PACKAGES = [
 
 
 CHECKPOINT = "checkpoint.pt"
-
-NOT_IDENTITY = ("hydra", "paths", "resume", "deterministic", "threads", "logger")
-"""Top-level keys that never change a run's results, so they are not part of its identity.
-Within an option, its schema marks such keys (``config.not_identity_keys``)."""
 
 
 class ResultsNotWritable(UserError):
@@ -76,25 +72,15 @@ def config_hash(cfg: DictConfig) -> str:
     return identity_hash(identity_config(cfg))
 
 
-def identity_hash(identity: dict[str, Any]) -> str:
-    """The hash of ``identity_config``'s result, the seed left out."""
-    rest = {k: v for k, v in identity.items() if k != "seed"}
-    blob = json.dumps(rest, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()[:8]
-
-
-def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(d, dict):
-        return {prefix: d}
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        out.update(_flatten(v, f"{prefix}{k}."))
-    return {k.rstrip("."): v for k, v in out.items()}
+def leaves(config: dict[str, Any]) -> dict[str, Any]:
+    """``identity.flatten``'s leaves without empty mappings: a key that holds nothing is no
+    setting, so ``{}`` against ``{"x": 1}`` differs in ``x``, not in the mapping."""
+    return {k: v for k, v in flatten(config).items() if v != {}}
 
 
 def config_difference(old: dict[str, Any], new: dict[str, Any]) -> str | None:
     """The first setting that differs, as ``key is A there and B here``; None when equal."""
-    a, b = _flatten(old), _flatten(new)
+    a, b = leaves(old), leaves(new)
     for key in sorted(set(a) | set(b)):
         if a.get(key, "<unset>") != b.get(key, "<unset>"):
             return f"{key} is {a.get(key, '<unset>')!r} there and {b.get(key, '<unset>')!r} here"

@@ -30,6 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 from al_cli.build import call, target_class
 from al_cli.errors import UserError
 from al_cli.files import CURVE_COLUMNS
+from al_cli.identity import as_text, flatten
 
 log = logging.getLogger("al")
 
@@ -91,17 +92,6 @@ def metrics(row: dict[str, Any]) -> dict[str, float]:
         if isinstance(value, (int, float)) and math.isfinite(value):
             out[key] = float(value)
     return out
-
-
-def flatten(config: Any, prefix: str = "") -> dict[str, str]:
-    """``{"trainer.lr": "0.001", ...}``: every leaf of a nested config as text."""
-    if isinstance(config, dict) and config:
-        out: dict[str, str] = {}
-        for key, value in config.items():
-            out.update(flatten(value, f"{prefix}{key}."))
-        return out
-    text = config if isinstance(config, str) else json.dumps(config)
-    return {prefix[:-1]: text}
 
 
 def require(module: str, option: str, extra: str) -> Any:
@@ -318,7 +308,9 @@ class MLflowTracker(Tracker):
             if last_round is None:
                 created = self.client.create_run(experiment_id, run_name=run.name, tags=run.tags)
                 self.run_id = created.info.run_id
-                params = [Param(k, v[:MAX_PARAM_LENGTH]) for k, v in flatten(run.config).items()]
+                params = [
+                    Param(k, v[:MAX_PARAM_LENGTH]) for k, v in flatten(run.config, as_text).items()
+                ]
                 for i in range(0, len(params), PARAMS_PER_CALL):
                     self.client.log_batch(self.run_id, params=params[i : i + PARAMS_PER_CALL])
                 last_round = -1

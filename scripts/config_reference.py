@@ -31,6 +31,7 @@ from hydra.core.plugins import Plugins
 from omegaconf import DictConfig, OmegaConf
 
 import al_cli.config as schemas
+from al_cli.identity import flatten
 
 CONFIGS = Path(al_cli.configs.__file__).resolve().parent
 PAGE = "reference/config.md"
@@ -239,15 +240,6 @@ def describe_keys(
             doc = doc or field_docs(schema).get(name, "")
         keys.append(Key(path, kind, show(value), doc))
     return keys
-
-
-def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(data, dict) or not data:
-        return {prefix.rstrip("."): data}
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        out.update(flatten(value, f"{prefix}{key}."))
-    return out
 
 
 def option_files() -> dict[str, list[Path]]:

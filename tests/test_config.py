@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
+import inspect
+from importlib import resources
+
 import pytest
 from hydra.errors import ConfigCompositionException
+from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import ConfigKeyError, ValidationError
 
+from al_cli.config import GROUPS
 from tests.conftest import compose_config
 
 
@@ -28,3 +35,39 @@ def test_unknown_key_and_wrong_type_fail_at_composition():
         compose_config("budget.bogus=1")
     with pytest.raises((ConfigCompositionException, ValidationError)):
         compose_config("budget.query_size=many")
+
+
+PARTS = [
+    (group, path.name.removesuffix(".yaml"))
+    for group in GROUPS
+    for path in sorted(resources.files("al_cli.configs").joinpath(group).iterdir())
+    if path.name.endswith(".yaml")
+]
+"""Every shipped option of the groups built from ``_target_``."""
+
+
+def schema_default(node: object, key: str) -> object:
+    """The option's schema's own default for ``key`` (``MISSING`` where the YAML must set it)."""
+    for f in dataclasses.fields(OmegaConf.get_type(node)):
+        if f.name == key:
+            if f.default_factory is not dataclasses.MISSING:
+                return f.default_factory()
+            return f.default
+    return MISSING
+
+
+@pytest.mark.parametrize(("group", "name"), PARTS, ids=[f"{g}={n}" for g, n in PARTS])
+def test_constructor_defaults_are_the_yaml_values(group: str, name: str):
+    """A key is written in the option's YAML (what runs use), its schema and, as a default, in
+    the constructor: that default must be the YAML's value, or, in a constructor that several
+    options share (torchvision sets' ``mean``), the schema's own default. Calling a part
+    directly then builds what ``al run`` builds (digits' ``scaling`` once had three)."""
+    node = compose_config(f"{group}={name}")[group]
+    module, _, attr = node._target_.rpartition(".")
+    parameters = inspect.signature(getattr(importlib.import_module(module), attr)).parameters
+    for key, value in OmegaConf.to_container(node, resolve=True).items():
+        default = getattr(parameters.get(key), "default", inspect.Parameter.empty)
+        if default is inspect.Parameter.empty:
+            continue
+        default = list(default) if isinstance(default, tuple) else default
+        assert default in (value, schema_default(node, key)), f"{group}.{key}: {default!r}"

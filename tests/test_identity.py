@@ -9,13 +9,18 @@ regenerate the table in one commit that says why (and tell users to run ``al mig
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_module
 
 import al_cli.app  # noqa: F401  (registers the al_hash and al_name resolvers)
-from al_cli.results import identity_config
+from al_cli import identity, results
+from al_cli.identity import as_text, flatten
+from al_cli.plot.runs import config_id, flat_settings
+from al_cli.results import config_difference, config_hash, identity_config, plain
 from tests.conftest import FAST, run_al
 
 GOLDEN = [
@@ -116,3 +121,83 @@ def test_run_json_records_the_folder_hash(tmp_path: Path):
     (info,) = tmp_path.rglob("run.json")
     folder = info.parent.parent.name  # margin-<hash>
     assert json.loads(info.read_text())["config_hash"] == folder.split("-")[-1]
+
+
+# ---------------------------------------------------------------- the identity module
+
+
+def test_al_run_and_al_plot_hash_alike(monkeypatch):
+    """One hash: a run.json config that holds only identity keys gets the folder's hash from
+    ``al plot``'s ``config_id`` (an older run.json has no ``config_hash`` to read)."""
+    from tests.conftest import compose_config
+
+    monkeypatch.delenv("AL_DATA_DIR", raising=False)
+    assert results.identity_hash is identity.identity_hash
+    for overrides in (["strategy=entropy"], ["strategy=bald", "seed=3"], ["dataset=mnist"]):
+        cfg = compose_config(*overrides)
+        kept = plain(identity_config(cfg))
+        assert config_id({**kept, "paths": {"x": 1}, "resume": False}) == config_hash(cfg)
+    legacy = {"seed": 1, "trainer": {"lr": 0.1}, "hydra": {"run": 1}, "threads": 2}
+    assert config_id(legacy) == identity.identity_hash({"trainer": {"lr": 0.1}})
+
+
+CONFIG = {
+    "seed": 2,
+    "paths": {"results_dir": "r"},
+    "a": {"b": 1, "c": [1, 2], "g": [{"z": 1, "y": 2}]},
+    "d": "x",
+    "e": None,
+    "f": {},
+}
+
+
+def test_each_caller_flattens_as_before():
+    """MLflow params (text, keys in their order), al plot's settings (text, mappings in lists
+    sorted, bookkeeping and seed left out) and a checkpoint's difference (values; an empty
+    mapping is no setting) all come from ``identity.flatten``."""
+    assert flatten(CONFIG, as_text) == {
+        "seed": "2",
+        "paths.results_dir": "r",
+        "a.b": "1",
+        "a.c": "[1, 2]",
+        "a.g": '[{"z": 1, "y": 2}]',
+        "d": "x",
+        "e": "null",
+        "f": "{}",
+    }
+    assert flat_settings(CONFIG) == {
+        "a.b": "1",
+        "a.c": "[1, 2]",
+        "a.g": '[{"y": 2, "z": 1}]',
+        "d": "x",
+        "e": "null",
+        "f": "{}",
+    }
+    assert flatten(CONFIG)["a.c"] == [1, 2] and flatten({}) == {"": {}}
+    assert config_difference(CONFIG, {**CONFIG, "f": {"h": 1}}) == (
+        "f.h is '<unset>' there and 1 here"
+    )
+    assert config_difference(CONFIG, {**CONFIG, "a": {**CONFIG["a"], "b": 2}}) == (
+        "a.b is 1 there and 2 here"
+    )
+
+
+def test_the_identity_module_imports_neither_torch_nor_omegaconf():
+    """``al plot`` hashes and flattens through it and must start without them."""
+    code = (
+        "import sys, al_cli.identity\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'omegaconf', "
+        "'hydra', 'numpy')))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[]"
+
+
+def test_moved_keys_are_refused_by_the_renamed_table():
+    """``config.MOVED`` names every key ``identity.RENAMED`` moved, where it lives now."""
+    from al_cli.config import MOVED
+
+    for (group, key), (old_group, old_key) in identity.RENAMED.items():
+        assert f" {group}.{key}, with " in MOVED[f"{old_group}.{old_key}"]
+    assert set(MOVED) == {"strategy.posterior"} | {".".join(o) for o in identity.RENAMED.values()}

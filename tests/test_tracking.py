@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from al_cli.files import CURVE_COLUMNS
-from al_cli.tracking import Tracker, Trackers, flatten, metrics
+from al_cli.tracking import Tracker, Trackers, metrics
 from tests.conftest import FAST, one_line_error, read_csv, run_al, run_info, start_al, wait_for
 
 mlflow = pytest.importorskip("mlflow")
@@ -196,16 +196,6 @@ def test_metrics_are_the_numeric_columns_without_identity():
     row |= {"seed": 3, "posterior_samples": 20, "round": 1, "n_labeled": 20}
     row |= {"test_accuracy": 0.5, "coreset_radius": "", "query_seconds": 0.0}
     assert metrics(row) == {"round": 1, "n_labeled": 20, "test_accuracy": 0.5, "query_seconds": 0}
-
-
-def test_params_are_the_flattened_config():
-    assert flatten({"a": {"b": 1, "c": [1, 2]}, "d": "x", "e": None, "f": {}}) == {
-        "a.b": "1",
-        "a.c": "[1, 2]",
-        "d": "x",
-        "e": "null",
-        "f": "{}",
-    }
 
 
 def test_a_failing_tracker_is_dropped_and_the_run_goes_on(caplog):

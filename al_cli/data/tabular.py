@@ -27,7 +27,7 @@ def split_and_standardise(
     y: np.ndarray,
     test_fraction: float,
     split_seed: int,
-    scaling: str = "feature",
+    scaling: str,
 ) -> DataSplit:
     """Stratified pool/test split fixed by ``split_seed``, scaled by pool statistics: each
     feature by its own mean and standard deviation (``feature``), or all features by one
@@ -115,4 +115,5 @@ def load_synthetic(
         class_sep=class_sep,
         random_state=split_seed,
     )
-    return split_and_standardise("synthetic", x, y, test_fraction, split_seed)
+    # features of unrelated scales (no option to choose): each by its own
+    return split_and_standardise("synthetic", x, y, test_fraction, split_seed, "feature")

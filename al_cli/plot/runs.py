@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import difflib
-import hashlib
 import io
 import json
 from collections.abc import Callable
@@ -27,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from al_cli.files import CURVE_COLUMNS, in_hidden
+from al_cli.identity import as_text, flatten, identity_hash, identity_of
 from al_cli.plot import PlotError
 
 CURVE_FILE = "learning_curve.csv"
@@ -42,8 +42,6 @@ MISSING = "n/a"
 """The value of a ``--group-by`` key that a run does not have."""
 UNSET = "unset"
 """The value of a config key that one run's config has and another's lacks."""
-NOT_SETTINGS = ("hydra", "paths", "resume", "deterministic", "seed", "threads", "logger")
-"""Top-level config keys that never change a run's results: left out of its config id."""
 STRATEGY_NODES = ("strategy", "posterior", "acquisition", "selection")
 """Config nodes (and CSV columns, with ``posterior_samples``) that say how a line queries;
 every other setting must match for two lines to be paired against each other."""
@@ -68,7 +66,8 @@ class Run:
     config_id: str | None = None
     """``run.json["config_hash"]``, else ``config_id(run.json["config"])``; None without them."""
     settings: dict[str, str] | None = None
-    """The flattened config without ``NOT_SETTINGS`` (``trainer.lr -> '0.01'``); None without."""
+    """The flattened config without ``identity.NOT_IDENTITY`` and the seed (``trainer.lr ->
+    '0.01'``); None without."""
 
     @property
     def partial(self) -> bool:
@@ -201,30 +200,21 @@ def config_keys(config: Any) -> list[str]:
 
 
 def as_label(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    """A config value as a line's label shows it (mappings in lists in key order)."""
+    return as_text(value, sort_keys=True)
 
 
 def flat_settings(config: dict[str, Any]) -> dict[str, str]:
-    """Every leaf of a config without ``NOT_SETTINGS``, dotted, its value as a label."""
-    out: dict[str, str] = {}
-
-    def walk(node: Any, prefix: str) -> None:
-        if isinstance(node, dict) and node:
-            for name, sub in node.items():
-                walk(sub, f"{prefix}{name}.")
-        else:
-            out[prefix[:-1]] = as_label(node)
-
-    walk({k: v for k, v in config.items() if k not in NOT_SETTINGS}, "")
-    return out
+    """Every leaf of a config but those that never change results and the seed, dotted, its
+    value as a label: what tells one line's settings from another's."""
+    rest = {k: v for k, v in identity_of(config).items() if k != "seed"}
+    return flatten(rest, as_label)
 
 
 def config_id(config: dict[str, Any]) -> str:
-    """Eight hex digits of every setting but ``NOT_SETTINGS``: the id of a run.json that has
-    no ``config_hash`` (older runs)."""
-    rest = {k: v for k, v in config.items() if k not in NOT_SETTINGS}
-    blob = json.dumps(rest, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()[:8]
+    """The folder hash (``identity.identity_hash``) of a run.json's config: the id of a
+    run.json that has no ``config_hash`` (older runs)."""
+    return identity_hash(identity_of(config))
 
 
 def run_config(info: dict[str, Any] | None) -> tuple[str | None, dict[str, str] | None]:
