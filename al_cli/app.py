@@ -29,7 +29,7 @@ from al_cli import console, progress
 from al_cli.cluster import gpus_wanted, take_over_submitit_sigterm
 from al_cli.config import option_name
 from al_cli.data import Oracle, load_dataset, place_inputs
-from al_cli.errors import UserError
+from al_cli.errors import UserError, announce, refuse
 from al_cli.files import atomic_write_text, remove_empty
 from al_cli.folders import name_max, remove_stale_temporaries, run_folder_lock
 from al_cli.learner import Learner
@@ -478,10 +478,9 @@ def main(cfg: DictConfig) -> None:
                 run_experiment(cfg, out_dir, stop)
         except UserError as err:
             remove_empty(made)
-            print(f"al run: error: {err}", file=sys.stderr, flush=True)
             if hydra_cfg.mode == RunMode.MULTIRUN:
-                raise JobFailed(f"al run: error: {err}") from None
-            sys.exit(2)
+                raise JobFailed(announce("al run", err)) from None
+            refuse("al run", err)
         except (Interrupted, KeyboardInterrupt):
             remove_empty(made)
             print(f"al run: stopped; {after_stop(cfg, out_dir)}", file=sys.stderr, flush=True)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 from collections.abc import Callable
 from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
+
+from al_cli.errors import refuse
 
 SignalHandler = Callable[[int, Any], Any]
 
@@ -54,8 +55,7 @@ class LauncherCheck(Callback):
         error = launcher_error(config.hydra.launcher)
         if error is not None:
             # outside any task function, so not a UserError: Hydra would print a traceback
-            print(f"al run: error: {error}", file=sys.stderr, flush=True)
-            sys.exit(2)
+            refuse("al run", error)
 
 
 def is_submitit_handler(handler: Any) -> bool:
