@@ -13,7 +13,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from al_cli import console, progress
-from al_cli.cluster import gpus_wanted, take_over_submitit_sigterm
+from al_cli.cluster import gpus_wanted
 from al_cli.config import option_name
 from al_cli.data import Oracle, load_dataset, place_inputs
 from al_cli.errors import UserError, announce, refuse
@@ -49,6 +48,7 @@ from al_cli.results import (
     plain,
 )
 from al_cli.seeding import check_seed, numpy_rng
+from al_cli.signals import stop_on_signals
 from al_cli.strategies import build_strategy, check_compatible
 from al_cli.threads import set_threads
 from al_cli.tracking import track
@@ -89,51 +89,6 @@ def set_deterministic(on: bool) -> None:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.backends.cudnn.benchmark = False
     torch.use_deterministic_algorithms(on)
-
-
-@contextlib.contextmanager
-def stop_on_signals() -> Iterator[Callable[[], int | None]]:
-    """Turn the first SIGINT or SIGTERM into a stop after the current round; a second one stops
-    at once (the checkpoint of the last round is already safe). Yields a function that returns
-    the signal received, or None. A handler someone else installed (submitit's checkpoint and
-    requeue) is left in place, and so is everything outside the main thread; inside a submitit
-    job, where SIGKILL follows SIGTERM within seconds, SIGTERM stops at once."""
-    received: list[int] = []
-
-    def handler(signum: int, frame: Any) -> None:
-        if received:
-            raise KeyboardInterrupt
-        received.append(signum)
-        print(
-            f"al run: {signal.Signals(signum).name} received; stopping after this round "
-            f"(send it again to stop now)",
-            file=sys.stderr,
-            flush=True,
-        )
-
-    def stop_now(signum: int, frame: Any) -> None:
-        if signum in received:  # already stopping: a repeat of the same signal
-            return
-        received.insert(0, signum)
-        print(
-            f"al run: {signal.Signals(signum).name} received; stopping now "
-            f"(the scheduler kills the job in seconds)",
-            file=sys.stderr,
-            flush=True,
-        )
-        raise KeyboardInterrupt
-
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            if signal.getsignal(sig) in (signal.SIG_DFL, signal.default_int_handler):
-                previous[sig] = signal.signal(sig, handler)
-        previous.update(take_over_submitit_sigterm(stop_now))
-    try:
-        yield lambda: received[0] if received else None
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def resolve_device(name: str) -> torch.device:
