@@ -38,8 +38,9 @@ def run(*overrides: str, quiet: bool = False) -> pd.DataFrame:
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import open_dict, read_write
 
-    from al_cli import app
+    import al_cli.resolvers  # noqa: F401  (the resolvers that name the run folder)
     from al_cli.cli import composition_error
+    from al_cli.experiment import run_experiment
 
     try:
         with initialize_config_module(config_module="al_cli.configs", version_base="1.3"):
@@ -57,7 +58,7 @@ def run(*overrides: str, quiet: bool = False) -> pd.DataFrame:
         del task["hydra"]
     try:
         with round_lines(quiet):
-            app.run_experiment(task, out_dir)
+            run_experiment(task, out_dir)
     finally:
         HydraConfig.instance().cfg = hydra_config
         torch.set_num_threads(threads)

@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from al_cli import __version__
+from al_cli.errors import refuse
 
 USAGE = """usage: al [--version] [--help] <command> [args]
 
@@ -94,8 +95,7 @@ def run_hydra_app() -> None:
             line = str(error) if error is not None else composition_error(err)
             if line is None:
                 return original(functools.partial(_raise, err))
-            print(f"al run: error: {line}", file=sys.stderr, flush=True)
-            sys.exit(2)
+            refuse("al run", line)
 
     hydra_utils.run_and_report = run_and_report
     try:
@@ -137,8 +137,4 @@ def main(argv: list[str] | None = None) -> None:
 
         sys.exit(migrate.main(rest))
     else:
-        print(
-            f"al: error: unknown command {command!r}; choose run, plot or migrate (see al --help)",
-            file=sys.stderr,
-        )
-        sys.exit(2)
+        refuse("al", f"unknown command {command!r}; choose run, plot or migrate (see al --help)")

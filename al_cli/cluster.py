@@ -1,4 +1,4 @@
-"""Running sweeps on SLURM: what a job asks for, settings refused before submission, signals.
+"""Running sweeps on SLURM: what a job asks for, and settings refused before submission.
 
 Kept light (no torch): :class:`LauncherCheck`, a Hydra callback named in configs/config.yaml,
 runs in the launching process of every sweep, before anything is written or submitted.
@@ -6,16 +6,12 @@ runs in the launching process of every sweep, before anything is written or subm
 
 from __future__ import annotations
 
-import os
-import signal
-import sys
-from collections.abc import Callable
 from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-SignalHandler = Callable[[int, Any], Any]
+from al_cli.errors import refuse
 
 
 def gpus_wanted(device: str) -> int | None:
@@ -54,42 +50,4 @@ class LauncherCheck(Callback):
         error = launcher_error(config.hydra.launcher)
         if error is not None:
             # outside any task function, so not a UserError: Hydra would print a traceback
-            print(f"al run: error: {error}", file=sys.stderr, flush=True)
-            sys.exit(2)
-
-
-def is_submitit_handler(handler: Any) -> bool:
-    """Whether ``handler`` is a method of submitit's signal handler inside a submitit job."""
-    owner = getattr(handler, "__self__", None)
-    return type(owner).__module__.startswith("submitit.")
-
-
-def take_over_submitit_sigterm(stop_now: SignalHandler) -> dict[int, Any]:
-    """Inside a submitit job, let SIGTERM call ``stop_now``; returns the handlers replaced.
-
-    submitit ignores SIGTERM, but SLURM sends it on ``scancel``, at the time limit and on
-    preemption, then SIGKILL ``KillWait`` seconds later (30 by default): the job would die
-    mid-round with its run recorded as running. One exception: while submitit's own handler
-    of the preemption signal (SIGUSR2) requeues the job, the SIGTERM that the requeue brings is
-    ignored, as submitit does, so that it exits in its own way and the job runs again."""
-    if not is_submitit_handler(signal.getsignal(signal.SIGTERM)):
-        return {}
-    name = "SIG" + os.environ.get("SUBMITIT_PREEMPT_SIGNAL", "USR2")
-    preempt = getattr(signal, name, signal.SIGUSR2)
-    if preempt == signal.SIGTERM:  # SIGTERM is submitit's requeue signal here: leave it
-        return {}
-    submitit_preempt = signal.getsignal(preempt)
-    requeueing: list[bool] = []
-
-    def on_sigterm(signum: int, frame: Any) -> Any:
-        if not requeueing:
-            return stop_now(signum, frame)
-
-    def on_preempt(signum: int, frame: Any) -> Any:
-        requeueing.append(True)
-        return submitit_preempt(signum, frame)  # type: ignore[operator]
-
-    replaced = {signal.SIGTERM: signal.signal(signal.SIGTERM, on_sigterm)}
-    if is_submitit_handler(submitit_preempt):
-        replaced[preempt] = signal.signal(preempt, on_preempt)
-    return replaced
+            refuse("al run", error)

@@ -7,6 +7,7 @@ the config: a diverged loss, a full disk or a lack of memory are user errors too
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from typing import NoReturn
 
@@ -38,3 +39,19 @@ def user_error_in(err: BaseException) -> UserError | None:
         seen.add(id(cause))
         cause = cause.__cause__ or cause.__context__
     return None
+
+
+def announce(prefix: str, message: object) -> str:
+    """Print ``PREFIX: error: MESSAGE`` on stderr, flushed (an exit or a sweep's summary comes
+    next), and return that line."""
+    line = f"{prefix}: error: {message}"
+    print(line, file=sys.stderr, flush=True)
+    return line
+
+
+def refuse(prefix: str, message: object) -> NoReturn:
+    """The refusal of a mistake the user can fix: one line on stderr and exit status 2. Used
+    where a UserError cannot be raised (outside a task function Hydra would print its
+    traceback), and where the task function turns one into its exit."""
+    announce(prefix, message)
+    sys.exit(2)

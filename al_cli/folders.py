@@ -13,7 +13,6 @@ import fcntl
 import logging
 import os
 import socket
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from al_cli.config import NAME_MAX
-from al_cli.errors import UserError, user_error_in
+from al_cli.errors import UserError, refuse, user_error_in
 
 LOCK = ".al-run.lock"
 """Held (``flock``) by the process working in a run folder, removed when it ends."""
@@ -89,8 +88,7 @@ class RunFolderCheck(Callback):
             if error is None:
                 raise
             # outside any task function, so not a UserError: Hydra would print a traceback
-            print(f"al run: error: {error}", file=sys.stderr, flush=True)
-            sys.exit(2)
+            refuse("al run", error)
 
 
 @contextlib.contextmanager

@@ -14,7 +14,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from al_cli.errors import UserError
+from al_cli.errors import UserError, refuse
 from al_cli.provenance import COMMAND_VARIABLE, typed_command
 
 
@@ -60,5 +60,4 @@ class LaunchHooks(Callback):
                 tracking.check_trackers(config)
         except UserError as err:
             # outside any task function: Hydra would print a traceback for an exception
-            print(f"al run: error: {err}", file=sys.stderr, flush=True)
-            sys.exit(2)
+            refuse("al run", err)

@@ -79,7 +79,7 @@ def migrated_config(old: dict[str, Any]) -> Any:
     from hydra import compose, initialize_config_module
     from omegaconf import OmegaConf
 
-    import al_cli.app  # noqa: F401  (schemas and resolvers)
+    import al_cli.config  # noqa: F401  (the schemas)
 
     choices = [f"{g}={old[g]['name']}" for g in ("dataset", "model", "strategy")]
     choices.append(f"posterior={old['strategy'].get('posterior', 'deterministic')}")

@@ -1,6 +1,6 @@
 """Query seconds and memory of every strategy as the pool grows 10x at a time (issue 25).
 
-Every round runs through al's own code: ``al_cli.app.setup`` (synthetic data with 32
+Every round runs through al's own code: ``al_cli.setup.setup`` (synthetic data with 32
 features, the default MLP, the strategy's posterior and default settings, so the whole
 unlabeled pool is scored), the initial labels (``al_cli.loop.start``) and one round of the loop
 (``al_cli.loop.one_round``: fit, evaluate, query), on one torch thread. The query's seconds are
@@ -202,8 +202,8 @@ def compose_round(name: str, size: int, query_size: int, overrides: list[str]) -
 
 def one_query(name: str, size: int, query_size: int, overrides: list[str]) -> dict[str, Any]:
     """Set up, fit and query once, as a round of ``al run`` does; the row for the table."""
-    from al_cli.app import setup
     from al_cli.loop import one_round, start
+    from al_cli.setup import setup
 
     code_for(name)
     cfg = compose_round(name, size, query_size, overrides)
@@ -236,7 +236,7 @@ def run_child(runs: list[tuple[str, int]], query_size: int, overrides: list[str]
     """Every run in order, after a warm-up round of each strategy; a JSON line per run."""
     import functools
 
-    from al_cli import app
+    from al_cli import setup as building
     from al_cli.strategies import diversity, gradient
 
     torch.set_num_threads(1)
@@ -246,9 +246,9 @@ def run_child(runs: list[tuple[str, int]], query_size: int, overrides: list[str]
     )
     print(json.dumps({"torch": torch.__version__}), flush=True)
     # every size's data set is made once, first, and held: each round starts with all of them
-    app.load_dataset = functools.lru_cache(maxsize=None)(app.load_dataset)
+    building.load_dataset = functools.lru_cache(maxsize=None)(building.load_dataset)
     for size in sorted({WARM_UP} | {s for _, s in runs}):
-        app.load_dataset(compose_round("random", size, query_size, overrides).dataset)
+        building.load_dataset(compose_round("random", size, query_size, overrides).dataset)
     for name in dict.fromkeys(n for n, _ in runs):
         one_query(name, WARM_UP, query_size, overrides)
     print(json.dumps({"warm": True}), flush=True)

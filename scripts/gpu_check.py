@@ -23,9 +23,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from al_cli.app import setup  # noqa: E402
 from al_cli.data import Pool  # noqa: E402
 from al_cli.seeding import derive_seed  # noqa: E402
+from al_cli.setup import setup  # noqa: E402
 from tests.conftest import AL, compose_config, read_csv  # noqa: E402
 from tests.test_data import write_cifar, write_mnist  # noqa: E402
 

@@ -24,9 +24,9 @@ from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
 import al_cli.config  # noqa: F401
-from al_cli.app import setup
 from al_cli.loop import run_rounds
 from al_cli.results import Recorder
+from al_cli.setup import setup
 
 
 def one_run(strategy: str, seed: int, overrides: list[str], out: Path) -> list[dict]:

@@ -19,10 +19,10 @@ from pathlib import Path
 import torch
 from hydra import compose, initialize_config_module
 
-import al_cli.app  # noqa: F401  (schemas and resolvers)
-from al_cli.app import set_deterministic, setup
+import al_cli.resolvers  # noqa: F401  (schemas and resolvers)
 from al_cli.loop import run_rounds
 from al_cli.results import CHECKPOINT, Recorder, identity_config
+from al_cli.setup import set_deterministic, setup
 
 BASE = ["dataset=synthetic", "budget.initial=20", "budget.query_size=20", "budget.max_labels=100"]
 

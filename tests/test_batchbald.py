@@ -81,7 +81,7 @@ def test_duplicates_are_not_picked_twice():
 
 
 def test_refuses_what_breaks_the_joint_entropy():
-    from al_cli.app import setup
+    from al_cli.setup import setup
     from tests.conftest import FAST, compose_config, refused
 
     cfg = compose_config(*FAST, "strategy=batchbald", "posterior.consistent_masks=false")

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from al_cli.app import check_budget_fits, setup
 from al_cli.errors import UserError
 from al_cli.files import CURVE_COLUMNS, QUERY_COLUMNS
 from al_cli.loop import Budget
+from al_cli.setup import check_budget_fits, setup
 from tests.conftest import (
     FAST,
     compose_config,

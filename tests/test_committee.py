@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from al_cli.app import setup
 from al_cli.errors import UserError
+from al_cli.setup import setup
 from al_cli.strategies import scores
 from al_cli.strategies.committee import QBCStrategy
 from tests.conftest import FAST, compose_config, refused

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_module
 
-import al_cli.app  # noqa: F401  (registers the al_hash and al_name resolvers)
+import al_cli.resolvers  # noqa: F401  (registers the al_hash and al_name resolvers)
 from al_cli import identity, results
 from al_cli.identity import as_text, flatten
 from al_cli.plot.runs import config_id, flat_settings

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import al_cli.app  # noqa: F401  (registers the folder-name resolvers)
-from al_cli.app import previous_run, setup
+import al_cli.resolvers  # noqa: F401  (registers the folder-name resolvers)
 from al_cli.errors import UserError
 from al_cli.loop import Interrupted, OutOfMemory, check_resumable, round_error, run_rounds
 from al_cli.results import (
@@ -25,6 +24,8 @@ from al_cli.results import (
     identity_config,
     load_checkpoint,
 )
+from al_cli.run_folder import previous_run
+from al_cli.setup import setup
 from al_cli.trainer import TrainingDiverged
 from tests.conftest import (
     FAST,

@@ -18,8 +18,6 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-import al_cli.app  # noqa: F401  (registers the folder-name resolvers)
-from al_cli.app import check_same_data, check_settings, folder_name
 from al_cli.config import NAME_MAX, check_name, option_name
 from al_cli.data import load_dataset
 from al_cli.errors import UserError
@@ -31,7 +29,10 @@ from al_cli.folders import (
     remove_stale_temporaries,
     run_folder_lock,
 )
+from al_cli.resolvers import folder_name  # importing it registers the folder-name resolvers
 from al_cli.results import load_checkpoint
+from al_cli.run_folder import check_same_data
+from al_cli.setup import check_settings
 from tests.conftest import (
     AL,
     FAST,

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from al_cli.app import setup
 from al_cli.data import Oracle, Pool
 from al_cli.loop import check_selection, make_context, run_rounds
 from al_cli.results import Recorder
+from al_cli.setup import setup
 from al_cli.strategies import Selection, Strategy
 from tests.conftest import FAST, compose_config
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from al_cli.app import setup
 from al_cli.errors import UserError
+from al_cli.setup import setup
 from tests.conftest import FAST, compose_config, read_csv, run_al
 
 FAMILIES = {

@@ -1,0 +1,135 @@
+"""Building an experiment from its config: the settings checked, then the data, the
+networks, the posterior, the strategy and the first labels. Nothing here reads or writes the
+run folder (``run_folder``), and nothing here runs a round (``loop``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+
+from al_cli.config import option_name
+from al_cli.data import Oracle, load_dataset, place_inputs
+from al_cli.errors import UserError
+from al_cli.learner import Learner
+from al_cli.loop import Budget, Experiment
+from al_cli.posteriors import build_posterior, network_factory
+from al_cli.seeding import check_seed, numpy_rng
+from al_cli.strategies import build_strategy, check_compatible
+from al_cli.trainer import check_trainer
+
+
+def set_deterministic(on: bool) -> None:
+    """torch's deterministic algorithms; cuBLAS needs its workspace variable before first use."""
+    if on:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(on)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA, then MPS, else CPU; an explicit device must exist."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise UserError(f"device={name!r} is not a device; use auto, cpu, cuda or mps") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"device={name} but CUDA is not available here; use device=auto or cpu")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise UserError(f"device={name} but MPS is not available here; use device=auto or cpu")
+    return device
+
+
+def check_budget(cfg: DictConfig) -> Budget:
+    """The ``budget`` group as a :class:`Budget`, refused unless it can make a run: the one
+    place its values are read from the config."""
+    b = Budget(
+        initial=cfg.initial,
+        initial_balanced=cfg.initial_balanced,
+        query_size=cfg.query_size,
+        max_labels=cfg.max_labels,
+    )
+    if b.initial < 1:
+        raise UserError(f"budget.initial={b.initial} must be at least 1")
+    if b.query_size <= 0:
+        raise UserError(f"budget.query_size={b.query_size} must be a positive integer")
+    if b.max_labels < b.initial:
+        raise UserError(
+            f"budget.max_labels={b.max_labels} is below budget.initial={b.initial}; "
+            f"raise budget.max_labels or lower budget.initial"
+        )
+    return b
+
+
+def check_budget_fits(budget: Budget, pool_size: int) -> None:
+    """Refuse a budget the pool cannot meet, rather than run until the pool is spent and call
+    that finished: the run would not be the experiment its settings name."""
+    for key, value in (("initial", budget.initial), ("max_labels", budget.max_labels)):
+        if value > pool_size:
+            raise UserError(
+                f"budget.{key}={value} is larger than the pool ({pool_size} inputs); set "
+                f"budget.{key} to at most {pool_size}"
+            )
+
+
+def check_settings(cfg: DictConfig) -> Budget:
+    """Refuse, before anything is read or written, settings that setup's builders accept but
+    that cannot mean what they say; returns the checked budget."""
+    check_seed("seed", cfg.seed)
+    budget = check_budget(cfg.budget)
+    # a strategy of the user's own, without a schema, may have no candidates key
+    candidates = cfg.strategy.get("candidates")
+    if isinstance(candidates, int) and 0 < candidates <= budget.query_size:
+        raise UserError(
+            f"strategy.candidates={candidates} must exceed budget.query_size="
+            f"{budget.query_size}: the batch would take every candidate, a random subset, "
+            f"whatever the strategy scores; raise strategy.candidates or set it to null (the "
+            f"whole pool)"
+        )
+    return budget
+
+
+def option_names(cfg: DictConfig) -> dict[str, str]:
+    """The chosen option of each built group, by the name its folders and plots use."""
+    return {g: option_name(cfg[g], g) for g in ("dataset", "model", "posterior", "strategy")}
+
+
+def setup(cfg: DictConfig) -> Experiment:
+    """Build a run from its config; raises UserError for a mistake the user can fix."""
+    budget = check_settings(cfg)
+    names = option_names(cfg)
+    check_trainer(cfg.trainer)
+    device = resolve_device(cfg.device)
+    strategy = build_strategy(cfg.strategy)
+    split = place_inputs(load_dataset(cfg.dataset), device)
+    check_budget_fits(budget, len(split.pool_x))
+    factory = network_factory(
+        cfg.model, cfg.trainer, split.input_shape, split.num_classes, device, split.augment
+    )
+    factory.build(0)  # a model config that cannot build fails here, before any file is written
+    posterior = build_posterior(cfg.posterior, factory)
+    learner = Learner(posterior, device, cfg.trainer.eval_batch_size)
+    check_compatible(strategy, posterior.provides, posterior.n_samples, names)
+    oracle = Oracle(split.pool_y)
+    initial = oracle.draw_initial(
+        budget.initial, budget.initial_balanced, numpy_rng(cfg.seed, "initial")
+    )
+    identity: dict[str, Any] = {
+        "dataset": names["dataset"],
+        "model": names["model"],
+        "strategy": names["strategy"],
+        "posterior": names["posterior"],
+        "posterior_samples": posterior.n_samples,
+        **strategy.describe(),
+        "seed": cfg.seed,
+    }
+    return Experiment(split, oracle, learner, strategy, budget, initial, identity, device)
