@@ -151,7 +151,7 @@ class Odd(Strategy):
     def __init__(self, extra: bool = False, diagnostic: str = "fine"):
         self.extra, self.diagnostics = extra, (diagnostic,)
 
-    def select(self, ctx, k):
+    def choose(self, ctx, candidates, k):
         return Selection(np.arange(k), None, {"undeclared": 1.0})
 
     def describe(self):
@@ -179,4 +179,4 @@ def test_wrong_declarations_are_refused_when_the_strategy_is_built(keys: dict, m
 
 def test_an_undeclared_diagnostic_names_the_strategy():
     with pytest.raises(RuntimeError, match="Odd reported diagnostics"):
-        check_selection(Odd().select(None, 3), 3, 10, Odd())
+        check_selection(Odd().choose(None, None, 3), 3, 10, Odd())

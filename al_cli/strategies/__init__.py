@@ -11,6 +11,7 @@ from al_cli.config import option_name
 from al_cli.errors import UserError
 from al_cli.files import CURVE_COLUMNS
 from al_cli.strategies.base import Context, Selection, Strategy
+from al_cli.strategies.candidates import Candidates
 
 NEEDS = frozenset({"samples", "multiple_samples", "consistent_samples", "embed", "last_layer"})
 WHY = {
@@ -72,4 +73,4 @@ def check_compatible(
         )
 
 
-__all__ = ["Context", "Selection", "Strategy", "build_strategy", "check_compatible"]
+__all__ = ["Candidates", "Context", "Selection", "Strategy", "build_strategy", "check_compatible"]
