@@ -4,7 +4,8 @@ Every option of the dataset, model, posterior and strategy groups names a class 
 ``_target_``; its other keys (all but ``name`` and ``_target_``) are its keyword arguments, so a
 user's own option under ``--config-dir`` can carry keys of its own. Before anything is called,
 the target must be what its group builds: a class derived from the group's base (``nn.Module``
-for models, ``Posterior``, ``Strategy``) or a function marked as a data loader. So a shared YAML
+for models, ``Posterior``, ``Strategy``; every abstract method implemented) or a function marked
+as a data loader. So a shared YAML
 naming ``subprocess.run`` is refused in one line, never run.
 """
 
@@ -51,6 +52,12 @@ def target_class(cfg: DictConfig, group: str, base: type, what: str) -> type:
         raise UserError(
             f"{group}._target_={cfg._target_!r} is not {what}; name a class derived from "
             f"{base.__module__}.{base.__qualname__}"
+        )
+    missing = sorted(getattr(obj, "__abstractmethods__", ()))
+    if missing:
+        raise UserError(
+            f"{group}._target_={cfg._target_!r} does not implement {', '.join(missing)}, which "
+            f"{base.__module__}.{base.__qualname__} requires; define them in the class"
         )
     return obj
 

@@ -36,8 +36,8 @@ class Learner:
         """Fit the posterior; returns the learning curve's ``train_loss`` and ``train_steps``:
         the mean over the networks trained this round (empty for a posterior that trains
         without a ``NetworkFactory``)."""
-        factory = getattr(self.posterior, "factory", None)
-        trained = getattr(factory, "trained", None)
+        factory = self.posterior.factory
+        trained = None if factory is None else factory.trained
         if trained is not None:
             trained.clear()
         self.posterior.fit(x.to(self.device), y.to(self.device), seed)
@@ -70,12 +70,9 @@ class Learner:
         return self.map_batches(x, self.posterior.sample_probs, dim=1)
 
     def predict_proba(self, x: torch.Tensor) -> torch.Tensor:
-        """The posterior's prediction ``[N, C]``, which evaluation scores: its
-        ``predict_probs`` where it has one, else the mean of its samples."""
-        own = getattr(self.posterior, "predict_probs", None)
-        if own is not None:
-            return self.map_batches(x, own)
-        return self.map_samples(x, lambda p: p.mean(dim=0))
+        """The posterior's prediction ``[N, C]``, which evaluation scores (by default the
+        mean of its samples)."""
+        return self.map_batches(x, self.posterior.predict_probs)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         return self.map_batches(x, self.posterior.embed)

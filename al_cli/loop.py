@@ -240,8 +240,7 @@ def _finite(score: float | str) -> float | str:
 
 def posterior_state(learner: Learner) -> dict | None:
     """The posterior's trained networks, or None for a posterior that cannot save them."""
-    state_dict = getattr(learner.posterior, "state_dict", None)
-    return None if state_dict is None else state_dict()
+    return learner.posterior.state_dict()
 
 
 def log_round(row: dict[str, Any]) -> None:

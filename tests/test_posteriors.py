@@ -9,7 +9,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from al_cli.errors import UserError
-from al_cli.posteriors import build_posterior, network_factory
+from al_cli.posteriors import Posterior, build_posterior, network_factory
 from al_cli.posteriors.laplace import hessian_eigen, sample_weights
 from al_cli.strategies.scores import bald
 from tests.conftest import compose_config
@@ -284,3 +284,54 @@ def test_mc_dropout_test_dropout_off_scores_the_network_with_dropout_off():
     mean = Learner(on, cpu, 7).predict_proba(x)
     torch.testing.assert_close(mean, on.sample_probs(x).mean(dim=0))
     assert not torch.allclose(mean, plain, atol=1e-3)
+
+
+class Two(Posterior):
+    """A user's posterior of two samples, that may forget to say it gives several."""
+
+    n_samples = 2
+
+    def __init__(self, factory, declare: bool = False):
+        self.provides = frozenset({"samples"} | ({"multiple_samples"} if declare else set()))
+
+    def fit(self, x, y, seed):
+        pass
+
+    def sample_probs(self, x):
+        return torch.full((2, len(x), 3), 1 / 3)
+
+
+class NoSamples(Posterior):
+    """A user's posterior that forgets ``sample_probs``."""
+
+    n_samples = 1
+
+    def __init__(self, factory):
+        pass
+
+    def fit(self, x, y, seed):
+        pass
+
+
+def user_posterior(name: str, **keys):
+    factory = network_factory(OmegaConf.create(MLP), TRAINER, (6,), 3, torch.device("cpu"))
+    cfg = OmegaConf.create({"name": name, "_target_": f"tests.test_posteriors.{name}", **keys})
+    return build_posterior(cfg, factory)
+
+
+def test_a_posterior_declares_several_samples_exactly_when_it_gives_them():
+    with pytest.raises(UserError, match="n_samples=2 but does not declare multiple_samples"):
+        user_posterior("Two")
+    two = user_posterior("Two", declare=True)
+    assert "multiple_samples" in two.provides
+    # the interface's defaults: no factory, no saved networks (and it says so), no embeddings
+    assert two.state_dict() is None and two.factory is None
+    with pytest.raises(UserError, match="cannot load saved networks"):
+        two.load_state_dict({})
+    with pytest.raises(UserError, match="gives no embeddings"):
+        two.embed(torch.zeros(1, 6))
+
+
+def test_a_posterior_missing_an_abstract_method_is_refused_in_one_line():
+    with pytest.raises(UserError, match="does not implement sample_probs"):
+        user_posterior("NoSamples")

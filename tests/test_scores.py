@@ -10,7 +10,8 @@ import torch
 
 from al_cli.metrics import ece, evaluate
 from al_cli.strategies import scores
-from al_cli.strategies.selection import candidate_positions, top_k
+from al_cli.strategies.candidates import candidate_positions
+from al_cli.strategies.selection import top_k
 
 P = torch.tensor([[[0.7, 0.2, 0.1], [0.4, 0.35, 0.25], [1.0, 0.0, 0.0]]], dtype=torch.float64)
 

@@ -151,7 +151,7 @@ class Odd(Strategy):
     def __init__(self, extra: bool = False, diagnostic: str = "fine"):
         self.extra, self.diagnostics = extra, (diagnostic,)
 
-    def select(self, ctx, k):
+    def choose(self, ctx, candidates, k):
         return Selection(np.arange(k), None, {"undeclared": 1.0})
 
     def describe(self):
@@ -179,4 +179,51 @@ def test_wrong_declarations_are_refused_when_the_strategy_is_built(keys: dict, m
 
 def test_an_undeclared_diagnostic_names_the_strategy():
     with pytest.raises(RuntimeError, match="Odd reported diagnostics"):
-        check_selection(Odd().select(None, 3), 3, 10, Odd())
+        check_selection(Odd().choose(None, None, 3), 3, 10, Odd())
+
+
+class Halfway(Strategy):
+    """A user's strategy that forgets to implement ``choose``."""
+
+    def describe(self):
+        return {"acquisition": "halfway", "selection": "none"}
+
+
+def test_a_strategy_missing_an_abstract_method_is_refused_in_one_line():
+    from omegaconf import OmegaConf
+
+    from al_cli.errors import UserError
+    from al_cli.strategies import build_strategy
+
+    cfg = OmegaConf.create({"name": "h", "_target_": "tests.test_strategies.Halfway"})
+    with pytest.raises(UserError, match="does not implement choose"):
+        build_strategy(cfg)
+
+
+class Seen(Strategy):
+    """Takes the first ``k`` candidates it is shown, and keeps them."""
+
+    def choose(self, ctx, candidates, k):
+        self.shown = candidates
+        return Selection(np.arange(k), np.zeros(k))
+
+    def describe(self):
+        return {"acquisition": "seen", "selection": "first"}
+
+
+def test_select_draws_the_candidates_once_and_maps_choose_back_to_the_pool():
+    from types import SimpleNamespace
+
+    from al_cli.strategies.candidates import candidate_positions
+
+    x = torch.arange(40.0)[:, None]
+    ctx = SimpleNamespace(unlabeled_x=x, rng=np.random.default_rng(3))
+    strategy = Seen(candidates=12)
+    sel = strategy.select(ctx, 4)
+    expected = candidate_positions(40, 12, np.random.default_rng(3), 4)
+    assert strategy.shown.positions.tolist() == expected.tolist() and len(strategy.shown) == 12
+    assert torch.equal(strategy.shown.x, x[expected])
+    assert sel.positions.tolist() == expected[:4].tolist()  # positions into the pool
+    whole = Seen()
+    whole.select(ctx, 4)
+    assert whole.shown.positions.tolist() == list(range(40))

@@ -6,8 +6,9 @@ The loop and the strategies only call the methods of ``Posterior``.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 from omegaconf import DictConfig
@@ -82,31 +83,49 @@ def network_factory(
     return NetworkFactory(model, keys, name, trainer_cfg, input_shape, num_classes, device, augment)
 
 
-class Posterior(Protocol):
+def network_provides(factory: NetworkFactory) -> frozenset[str]:
+    """``embed`` and ``last_layer`` where the model has them: what a posterior that reads its
+    first trained network can pass on."""
+    return factory.provides & {"embed", "last_layer"}
+
+
+def check_samples(samples: int, refusal: str) -> None:
+    """Refuse fewer than 2 samples (with one, a sampled posterior is a deterministic network),
+    saying ``posterior.samples=N: <refusal>``."""
+    if samples < 2:
+        raise UserError(f"posterior.samples={samples}: {refusal}")
+
+
+class Posterior(ABC):
     """How a learner turns trained networks into S predictive distributions per input.
 
-    Derive your own from this class and name it in a posterior option's ``_target_``; it is
-    built as ``Posterior(factory, **keys)``, where ``factory`` builds and trains networks of the
-    chosen model (``factory.build(seed)``, ``factory.train(net, x, y, seed)``).
+    Derive your own from this class, implement ``n_samples``, ``fit`` and ``sample_probs``, and
+    name it in a posterior option's ``_target_``; it is built as ``Posterior(factory, **keys)``,
+    where ``factory`` builds and trains networks of the chosen model (``factory.build(seed)``,
+    ``factory.train(net, x, y, seed)``). Keep it as ``self.factory`` and the learning curve
+    gets each round's ``train_loss`` and ``train_steps``.
     """
 
     provides: frozenset[str] = frozenset({"samples"})
-    """What it can give strategies: ``samples`` (always), ``consistent_samples`` (sample s is
+    """What it can give strategies: ``samples`` (always), ``multiple_samples`` (S >= 2: it says
+    so itself, checked against ``n_samples`` when built), ``consistent_samples`` (sample s is
     the same function for every input, as BatchBALD's joint entropies need), ``embed`` and
     ``last_layer`` (of its first network)."""
+    factory: NetworkFactory | None = None
+    """The factory its networks are built and trained with; None: it trains without one."""
 
     @property
+    @abstractmethod
     def n_samples(self) -> int:
         """S, the number of predictive distributions per input."""
-        ...
 
+    @abstractmethod
     def fit(self, x: torch.Tensor, y: torch.Tensor, seed: int) -> None:
         """Train on the labeled set; ``seed`` already includes the round."""
-        ...
 
+    @abstractmethod
     def sample_probs(self, x: torch.Tensor) -> torch.Tensor:
         """Class probabilities ``[S, b, C]`` for one batch ``x`` on the device."""
-        ...
 
     def predict_probs(self, x: torch.Tensor) -> torch.Tensor:
         """The prediction that evaluation scores, ``[b, C]``: the mean of the samples."""
@@ -120,8 +139,45 @@ class Posterior(Protocol):
         """The (first) trained network's final linear layer."""
         raise UserError(f"{type(self).__name__} gives no last layer")
 
+    def state_dict(self) -> dict | None:
+        """Its trained networks, for the checkpoint a warm-started run resumes from; None (the
+        default): it cannot save them, and such a run cannot resume."""
+        return None
 
-def network_provides(factory: NetworkFactory) -> frozenset[str]:
-    """``embed`` and ``last_layer`` where the model has them: what a posterior that reads its
-    first trained network can pass on."""
-    return factory.provides & {"embed", "last_layer"}
+    def load_state_dict(self, state: dict) -> None:
+        """Take back what ``state_dict`` gave (only ever called with a state it gave)."""
+        raise UserError(f"{type(self).__name__} cannot load saved networks")
+
+
+class OneNetwork(Posterior):
+    """A posterior read from one trained network, ``self.net``: its embeddings and last layer
+    are what strategies get, where the model has them."""
+
+    def __init__(self, factory: NetworkFactory):
+        self.factory = factory
+        self.net: nn.Module | None = None
+
+    @torch.no_grad()
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        if "embed" not in self.provides:
+            return super().embed(x)
+        return self.net.embed(x)
+
+    def last_layer(self) -> nn.Linear:
+        if "last_layer" not in self.provides:
+            return super().last_layer()
+        return self.net.classifier
+
+
+class SampledPosterior(OneNetwork):
+    """S >= 2 samples around one trained network (MC Dropout, BNN, Laplace)."""
+
+    def __init__(self, factory: NetworkFactory, samples: int, refusal: str):
+        """``refusal``: what the refusal of fewer than 2 samples says (``check_samples``)."""
+        check_samples(samples, refusal)
+        super().__init__(factory)
+        self.samples = int(samples)
+
+    @property
+    def n_samples(self) -> int:
+        return self.samples

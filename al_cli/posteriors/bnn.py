@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from al_cli.errors import UserError
-from al_cli.posteriors.base import NetworkFactory, Posterior
+from al_cli.posteriors.base import NetworkFactory, SampledPosterior
 from al_cli.seeding import derive_seed, torch_generator
 
 INITIAL_SIGMA = 0.5
@@ -116,29 +116,22 @@ def make_variational(net: nn.Module, prior_sigma: float) -> list[Variational]:
     return layers
 
 
-class BayesByBackprop(Posterior):
+class BayesByBackprop(SampledPosterior):
     def __init__(self, factory: NetworkFactory, samples: int = 20, prior_sigma: float = 1.0):
-        if samples < 2:
-            raise UserError(f"posterior.samples={samples}: a BNN needs at least 2 samples")
+        super().__init__(factory, samples, "a BNN needs at least 2 samples")
         if not prior_sigma > 0:
             raise UserError(f"posterior.prior_sigma={prior_sigma} must be positive")
-        self.factory = factory
-        self.samples = int(samples)
         self.prior_sigma = float(prior_sigma)
         if not make_variational(factory.build(0), self.prior_sigma):
             raise UserError(
                 f"posterior=bnn found no Linear or Conv layer in "
                 f"model={factory.model_name}; choose another posterior"
             )
-        self.net: nn.Module | None = None
-        # the last layer is a distribution, not one nn.Linear: embeddings only
-        self.provides = frozenset({"samples", "consistent_samples"}) | (
+        # the last layer is a distribution, not one nn.Linear: embeddings only (under the
+        # posterior mean weights: no sample is set outside sample_probs)
+        self.provides = frozenset({"samples", "multiple_samples", "consistent_samples"}) | (
             factory.provides & {"embed"}
         )
-
-    @property
-    def n_samples(self) -> int:
-        return self.samples
 
     def kl(self) -> torch.Tensor:
         return sum(layer.kl() for layer in self.layers)
@@ -165,8 +158,3 @@ class BayesByBackprop(Posterior):
             for layer in self.layers:
                 layer.sample_index = None
         return torch.stack(outs)
-
-    @torch.no_grad()
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Penultimate features under the posterior mean weights."""
-        return self.net.embed(x)

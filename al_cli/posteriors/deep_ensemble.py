@@ -20,7 +20,9 @@ class DeepEnsemble(Posterior):
         self.members = int(members)
         self.bootstrap = bool(bootstrap)
         self.nets: list[nn.Module] = []
-        self.provides = frozenset({"samples", "consistent_samples"}) | network_provides(factory)
+        self.provides = frozenset(
+            {"samples", "multiple_samples", "consistent_samples"}
+        ) | network_provides(factory)
 
     @property
     def n_samples(self) -> int:
@@ -40,7 +42,7 @@ class DeepEnsemble(Posterior):
                 xm, ym = x[idx], y[idx]
             self.factory.train(net, xm, ym, member_seed)
 
-    def state_dict(self) -> dict:
+    def state_dict(self) -> dict | None:
         """The trained members, for a checkpoint that a warm-started run resumes from."""
         return {"nets": [net.state_dict() for net in self.nets]}
 

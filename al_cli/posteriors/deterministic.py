@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
-from al_cli.posteriors.base import NetworkFactory, Posterior, network_provides
+from al_cli.posteriors.base import NetworkFactory, OneNetwork, network_provides
 
 
-class Deterministic(Posterior):
+class Deterministic(OneNetwork):
     def __init__(self, factory: NetworkFactory):
-        self.factory = factory
-        self.net: nn.Module | None = None
+        super().__init__(factory)
         self.provides = frozenset({"samples", "consistent_samples"}) | network_provides(factory)
 
     @property
@@ -23,7 +21,7 @@ class Deterministic(Posterior):
             self.net = self.factory.build(seed)
         self.factory.train(self.net, x, y, seed)
 
-    def state_dict(self) -> dict:
+    def state_dict(self) -> dict | None:
         """The trained network, for a checkpoint that a warm-started run resumes from."""
         return {} if self.net is None else {"net": self.net.state_dict()}
 
@@ -36,10 +34,3 @@ class Deterministic(Posterior):
     @torch.no_grad()
     def sample_probs(self, x: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.net(x), dim=-1).unsqueeze(0)
-
-    @torch.no_grad()
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net.embed(x)
-
-    def last_layer(self) -> nn.Linear:
-        return self.net.classifier

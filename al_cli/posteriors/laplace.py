@@ -19,7 +19,7 @@ import torch
 
 from al_cli.errors import UserError, check_choice
 from al_cli.last_layer import ggn_hessian, layer_inputs, layer_weights, softmax_hessian
-from al_cli.posteriors.base import NetworkFactory
+from al_cli.posteriors.base import NetworkFactory, SampledPosterior, check_samples
 from al_cli.posteriors.deterministic import Deterministic
 from al_cli.seeding import derive_seed, torch_generator
 
@@ -81,9 +81,10 @@ def sample_weights(
     return w_map + eig["qg"] @ (eps.reshape(samples, c, d) * scale) @ eig["qa"].T
 
 
-class LastLayerLaplace(Deterministic):
+class LastLayerLaplace(SampledPosterior, Deterministic):
     """The trained network of ``Deterministic`` (training, embeddings, last layer, checkpoint
-    state), with a Gaussian over its last layer fitted after each training."""
+    state), with a Gaussian over its last layer fitted after each training and S samples of it
+    (``SampledPosterior``)."""
 
     def __init__(
         self,
@@ -92,8 +93,7 @@ class LastLayerLaplace(Deterministic):
         hessian: str = "auto",
         prior_precision: float | None = None,
     ):
-        if samples < 2:
-            raise UserError(f"posterior.samples={samples}: Laplace needs at least 2 samples")
+        check_samples(samples, "Laplace needs at least 2 samples")  # before the model is built
         check_choice("posterior.hessian", hessian, ("auto", "full", "kron"))
         if prior_precision is not None and not prior_precision > 0:
             raise UserError(
@@ -106,14 +106,10 @@ class LastLayerLaplace(Deterministic):
                 f"classifier as its last layer; model={factory.model_name} lacks them (derive "
                 f"it from al_cli.models.Model)"
             )
-        super().__init__(factory)
-        self.samples = int(samples)
+        super().__init__(factory, samples, "Laplace needs at least 2 samples")
+        self.provides |= {"multiple_samples"}
         self.hessian = hessian
         self.fixed_prior = None if prior_precision is None else float(prior_precision)
-
-    @property
-    def n_samples(self) -> int:
-        return self.samples
 
     def fit(self, x: torch.Tensor, y: torch.Tensor, seed: int) -> None:
         super().fit(x, y, seed)

@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from al_cli.errors import UserError
-from al_cli.posteriors.base import NetworkFactory, Posterior, network_provides
+from al_cli.posteriors.base import NetworkFactory, SampledPosterior, network_provides
 from al_cli.seeding import derive_seed, torch_generator
 
 FUNCTIONAL_DROPOUT = {
@@ -106,7 +106,7 @@ def dropout_mask(
     return (keep.to(torch.float32) / (1.0 - p)).to(device)
 
 
-class MCDropout(Posterior):
+class MCDropout(SampledPosterior):
     def __init__(
         self,
         factory: NetworkFactory,
@@ -114,24 +114,16 @@ class MCDropout(Posterior):
         consistent_masks: bool = True,
         test_dropout: bool = True,
     ):
-        if samples < 2:
-            raise UserError(f"posterior.samples={samples}: MC Dropout needs at least 2")
-        self.factory = factory
-        self.samples = int(samples)
+        super().__init__(factory, samples, "MC Dropout needs at least 2")
         self.consistent = bool(consistent_masks)
         self.test_dropout = bool(test_dropout)
         check_dropout_model(factory.build(0), factory.input_shape, factory.model_name)
-        self.provides = frozenset({"samples"}) | network_provides(factory)
+        self.provides = frozenset({"samples", "multiple_samples"}) | network_provides(factory)
         if self.consistent:
             self.provides |= {"consistent_samples"}
-        self.net: nn.Module | None = None
         self.sample_index: int | None = None
         self.fast = True
         """Use the prefix-once path when the model allows it (False: full passes, for tests)."""
-
-    @property
-    def n_samples(self) -> int:
-        return self.samples
 
     def fit(self, x: torch.Tensor, y: torch.Tensor, seed: int) -> None:
         if self.net is None or not self.factory.warm_start:
@@ -246,10 +238,3 @@ class MCDropout(Posterior):
         if self.test_dropout:
             return super().predict_probs(x)
         return torch.softmax(self.net(x), dim=-1)  # eval mode, no sample: dropout is identity
-
-    @torch.no_grad()
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net.embed(x)
-
-    def last_layer(self) -> nn.Linear:
-        return self.net.classifier

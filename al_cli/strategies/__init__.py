@@ -11,6 +11,7 @@ from al_cli.config import option_name
 from al_cli.errors import UserError
 from al_cli.files import CURVE_COLUMNS
 from al_cli.strategies.base import Context, Selection, Strategy
+from al_cli.strategies.candidates import Candidates
 
 NEEDS = frozenset({"samples", "multiple_samples", "consistent_samples", "embed", "last_layer"})
 WHY = {
@@ -57,10 +58,12 @@ def check_compatible(
 ) -> None:
     """Refuse, before any training, a strategy whose needs the learner cannot meet.
 
-    ``names``: the chosen ``model``, ``posterior`` and ``strategy`` options, for the message.
+    ``provides``: what the posterior declares (``multiple_samples`` too, checked against its
+    sample count when it was built). ``n_samples`` is no longer read: it stays only while
+    set-up's call passes it. ``names``: the chosen ``model``, ``posterior`` and ``strategy``
+    options, for the message.
     """
-    have = set(provides) | ({"multiple_samples"} if n_samples >= 2 else set())
-    missing = sorted(set(strategy.needs) - have)
+    missing = sorted(set(strategy.needs) - set(provides))
     if missing:
         acquisition = strategy.describe()["acquisition"]
         raise UserError(
@@ -72,4 +75,4 @@ def check_compatible(
         )
 
 
-__all__ = ["Context", "Selection", "Strategy", "build_strategy", "check_compatible"]
+__all__ = ["Candidates", "Context", "Selection", "Strategy", "build_strategy", "check_compatible"]

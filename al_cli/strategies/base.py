@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 import torch
 
 from al_cli.learner import Learner
+from al_cli.strategies.candidates import Candidates, candidate_positions, check_candidates
 
 
 @dataclass(frozen=True)
@@ -42,20 +43,37 @@ class Selection:
     """Written to learning_curve.csv as extra columns (e.g. the core-set covering radius)."""
 
 
-class Strategy(Protocol):
-    """A query strategy. Derive your own from this class and name it in a strategy option's
-    ``_target_``; it is built as ``Strategy(**keys)`` with the option's keys."""
+class Strategy(ABC):
+    """A query strategy. Derive your own from this class, implement ``choose`` and
+    ``describe``, and name it in a strategy option's ``_target_``; it is built as
+    ``Strategy(**keys)`` with the option's keys. Call ``super().__init__(candidates)`` to take
+    the ``candidates`` key: ``select`` then draws that random subset of the unlabeled pool
+    (the same draws for every strategy) and ``choose`` sees only it."""
 
     needs: frozenset[str] = frozenset()
     """What the learner must give: ``samples``, ``multiple_samples``, ``consistent_samples``,
     ``embed``, ``last_layer``. Checked once at set-up, before any training."""
     diagnostics: tuple[str, ...] = ()
-    """Names of the per-round numbers ``select`` reports: each becomes a curve column."""
+    """Names of the per-round numbers ``choose`` reports: each becomes a curve column."""
+    candidates: int | None = None
+    """How many unlabeled inputs ``choose`` sees, drawn at random each round (None: all)."""
+
+    def __init__(self, candidates: int | None = None):
+        self.candidates = check_candidates(candidates)
 
     def select(self, ctx: Context, k: int) -> Selection:
-        """``k`` distinct positions into ``ctx.unlabeled_x`` (``k`` <= its length)."""
-        ...
+        """``k`` distinct positions into ``ctx.unlabeled_x`` (``k`` <= its length): the round's
+        candidates are drawn from ``ctx.rng`` first, then ``choose`` picks among them."""
+        positions = candidate_positions(len(ctx.unlabeled_x), self.candidates, ctx.rng, k)
+        sel = self.choose(ctx, Candidates(positions, ctx.unlabeled_x), k)
+        return Selection(positions[sel.positions], sel.scores, sel.diagnostics)
 
+    @abstractmethod
+    def choose(self, ctx: Context, candidates: Candidates, k: int) -> Selection:
+        """``k`` distinct positions into ``candidates`` (not the pool), with their scores and
+        the declared diagnostics. ``ctx`` gives the learner, the labeled set and the seeded
+        generators (``ctx.rng`` has drawn the candidates already)."""
+
+    @abstractmethod
     def describe(self) -> dict[str, str]:
         """The ``acquisition`` and ``selection`` columns of ``learning_curve.csv``."""
-        ...

@@ -19,8 +19,9 @@ import torch
 from al_cli.errors import UserError
 from al_cli.progress import steps
 from al_cli.strategies.base import Context, Selection, Strategy
+from al_cli.strategies.candidates import Candidates
 from al_cli.strategies.scores import EPS, bald
-from al_cli.strategies.selection import candidate_positions, check_candidates, picked, top_k
+from al_cli.strategies.selection import picked, top_k
 
 CHUNK_ELEMENTS = 2**22
 """Candidates are scored in chunks so that [chunk, configurations, C] stays this small."""
@@ -108,19 +109,18 @@ class BatchBALD(Strategy):
         ):
             if value < 1:
                 raise UserError(f"strategy.{key}={value} must be a positive integer")
-        self.candidates = check_candidates(candidates)
+        super().__init__(candidates)
         self.top = int(batchbald_candidates)
         self.joint_samples = int(batchbald_joint_samples)
 
-    def select(self, ctx: Context, k: int) -> Selection:
-        pos = candidate_positions(len(ctx.unlabeled_x), self.candidates, ctx.rng, k)
-        scores = ctx.learner.map_samples(ctx.unlabeled_x[pos], bald)
-        top = top_k(scores, min(max(self.top, k), len(pos)), ctx.generator)
+    def choose(self, ctx: Context, candidates: Candidates, k: int) -> Selection:
+        scores = ctx.learner.map_samples(candidates.x, bald)
+        top = top_k(scores, min(max(self.top, k), len(candidates)), ctx.generator)
         if k >= len(top):
-            return picked(pos, scores, top)
-        probs = ctx.learner.sample_probs(ctx.unlabeled_x[pos[top]])
+            return picked(scores, top)
+        probs = ctx.learner.sample_probs(candidates.inputs(top))
         chosen, gains = batchbald(probs, k, self.joint_samples, ctx.generator)
-        return Selection(pos[top[chosen]], np.asarray(gains))
+        return Selection(top[chosen], np.asarray(gains))
 
     def describe(self) -> dict[str, str]:
         return {"acquisition": "batchbald", "selection": "greedy"}

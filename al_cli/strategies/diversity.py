@@ -13,7 +13,7 @@ from sklearn.exceptions import ConvergenceWarning
 from al_cli.errors import check_choice
 from al_cli.progress import steps
 from al_cli.strategies.base import Context, Selection, Strategy
-from al_cli.strategies.selection import candidate_positions, check_candidates
+from al_cli.strategies.candidates import Candidates
 from al_cli.threads import one_thread
 
 METRICS = ("euclidean", "cosine")
@@ -236,14 +236,13 @@ class CoresetStrategy(Strategy):
 
     def __init__(self, metric: str = "euclidean", candidates: int | None = None):
         check_choice("strategy.metric", metric, METRICS)
+        super().__init__(candidates)
         self.metric = metric
-        self.candidates = check_candidates(candidates)
 
-    def select(self, ctx: Context, k: int) -> Selection:
-        pos = candidate_positions(len(ctx.unlabeled_x), self.candidates, ctx.rng, k)
-        pool, labeled = ctx.learner.embed(ctx.unlabeled_x[pos]), ctx.learner.embed(ctx.labeled_x)
+    def choose(self, ctx: Context, candidates: Candidates, k: int) -> Selection:
+        pool, labeled = ctx.learner.embed(candidates.x), ctx.learner.embed(ctx.labeled_x)
         picks, gaps, radius = k_center_greedy(pool, labeled, k, ctx.generator, self.metric)
-        return Selection(pos[picks], gaps, {"coreset_radius": radius})
+        return Selection(picks, gaps, {"coreset_radius": radius})
 
     def describe(self) -> dict[str, str]:
         return {"acquisition": "coreset", "selection": f"k_center_greedy_{self.metric}"}
@@ -256,12 +255,8 @@ class KMeansStrategy(Strategy):
 
     needs = frozenset({"embed"})
 
-    def __init__(self, candidates: int | None = None):
-        self.candidates = check_candidates(candidates)
-
-    def select(self, ctx: Context, k: int) -> Selection:
-        pos = candidate_positions(len(ctx.unlabeled_x), self.candidates, ctx.rng, k)
-        pool = ctx.learner.embed(ctx.unlabeled_x[pos]).float()
+    def choose(self, ctx: Context, candidates: Candidates, k: int) -> Selection:
+        pool = ctx.learner.embed(candidates.x).float()
         seed = int(ctx.rng.integers(2**31 - 1))
         with warnings.catch_warnings():  # fewer distinct points than k: some clusters repeat
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -271,7 +266,7 @@ class KMeansStrategy(Strategy):
         centroids = torch.as_tensor(km.cluster_centers_, device=pool.device)
         picks = nearest_distinct(pool, centroids)
         gaps = (pool[picks].double() - centroids.double()).norm(dim=1).cpu().numpy()
-        return Selection(pos[picks], -gaps)
+        return Selection(picks, -gaps)
 
     def describe(self) -> dict[str, str]:
         return {"acquisition": "kmeans", "selection": "nearest_to_centroid"}

@@ -26,7 +26,8 @@ from al_cli.errors import UserError, check_choice
 from al_cli.last_layer import ggn_hessian, layer_inputs, layer_weights, softmax_hessian
 from al_cli.progress import progress
 from al_cli.strategies.base import Context, Selection, Strategy
-from al_cli.strategies.selection import candidate_positions, check_candidates, picked, top_k
+from al_cli.strategies.candidates import Candidates, candidate_positions
+from al_cli.strategies.selection import picked, top_k
 from al_cli.threads import one_thread
 
 LOSSES = ("log", "zero_one")
@@ -138,13 +139,12 @@ class EERStrategy(Strategy):
             raise UserError(f"strategy.eval_points={eval_points} must be positive")
         if not (l2 > 0 and math.isfinite(l2)):
             raise UserError(f"strategy.l2={l2} must be a positive number")
+        super().__init__(candidates)
         self.loss, self.eval_points, self.l2 = loss, int(eval_points), float(l2)
-        self.candidates = check_candidates(candidates)
 
-    def select(self, ctx: Context, k: int) -> Selection:
-        n = len(ctx.unlabeled_x)
-        pos = candidate_positions(n, self.candidates, ctx.rng, k)
-        evals = candidate_positions(n, self.eval_points, ctx.rng)
+    def choose(self, ctx: Context, candidates: Candidates, k: int) -> Selection:
+        # the evaluation points: a second draw over the whole pool, after the candidates'
+        evals = candidate_positions(len(ctx.unlabeled_x), self.eval_points, ctx.rng)
         layer, embed = ctx.learner.last_layer(), ctx.learner.embed
         w = layer_weights(layer)
         size = w.numel() ** 2 * 8
@@ -157,10 +157,10 @@ class EERStrategy(Strategy):
         h_lab = layer_inputs(embed(ctx.labeled_x), layer)
         hess = last_layer_hessian(h_lab, torch.softmax(h_lab @ w.T, -1), self.l2)
         h_inv = torch.cholesky_inverse(torch.linalg.cholesky(hess))
-        h_cand = layer_inputs(embed(ctx.unlabeled_x[pos]), layer)
+        h_cand = layer_inputs(embed(candidates.x), layer)
         h_eval = layer_inputs(embed(ctx.unlabeled_x[evals]), layer)
         reduction = -expected_future_loss(w, h_inv, h_cand, h_eval, self.loss)
-        return picked(pos, reduction, top_k(reduction, k, ctx.generator))
+        return picked(reduction, top_k(reduction, k, ctx.generator))
 
     def describe(self) -> dict[str, str]:
         return {"acquisition": f"eer_{self.loss}", "selection": "topk"}

@@ -13,14 +13,8 @@ import torch
 from al_cli.last_layer import layer_inputs, layer_weights
 from al_cli.progress import steps
 from al_cli.strategies.base import Context, Selection, Strategy
-from al_cli.strategies.selection import (
-    candidate_positions,
-    check_candidates,
-    check_selection,
-    picked,
-    select_batch,
-    top_k,
-)
+from al_cli.strategies.candidates import Candidates
+from al_cli.strategies.selection import check_selection, picked, select_batch, top_k
 from al_cli.threads import one_thread
 
 
@@ -97,10 +91,10 @@ def kmeanspp_gradients(
     return np.asarray(picks, dtype=np.int64), np.asarray(scores)
 
 
-def last_layer_view(ctx: Context, pos: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """The softmax of the last layer ``[n, C]`` and its inputs ``[n, D(+1)]`` at ``pos``."""
+def last_layer_view(ctx: Context, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The softmax of the last layer ``[n, C]`` and its inputs ``[n, D(+1)]`` at ``x``."""
     layer = ctx.learner.last_layer()
-    h = layer_inputs(ctx.learner.embed(ctx.unlabeled_x[pos]), layer)
+    h = layer_inputs(ctx.learner.embed(x), layer)
     return torch.softmax(h @ layer_weights(layer).T, dim=1), h
 
 
@@ -113,14 +107,13 @@ class EGLStrategy(Strategy):
         self, selection: str = "topk", temperature: float = 1.0, candidates: int | None = None
     ):
         check_selection(selection, temperature)
+        super().__init__(candidates)
         self.selection, self.temperature = selection, float(temperature)
-        self.candidates = check_candidates(candidates)
 
-    def select(self, ctx: Context, k: int) -> Selection:
-        pos = candidate_positions(len(ctx.unlabeled_x), self.candidates, ctx.rng, k)
-        scores = expected_gradient_length(*last_layer_view(ctx, pos))
+    def choose(self, ctx: Context, candidates: Candidates, k: int) -> Selection:
+        scores = expected_gradient_length(*last_layer_view(ctx, candidates.x))
         chosen = select_batch(scores, k, self.selection, self.temperature, ctx.generator)
-        return picked(pos, scores, chosen)
+        return picked(scores, chosen)
 
     def describe(self) -> dict[str, str]:
         return {"acquisition": "egl", "selection": self.selection}
@@ -131,13 +124,9 @@ class BadgeStrategy(Strategy):
 
     needs = frozenset({"embed", "last_layer"})
 
-    def __init__(self, candidates: int | None = None):
-        self.candidates = check_candidates(candidates)
-
-    def select(self, ctx: Context, k: int) -> Selection:
-        pos = candidate_positions(len(ctx.unlabeled_x), self.candidates, ctx.rng, k)
-        chosen, scores = kmeanspp_gradients(*last_layer_view(ctx, pos), k, ctx.generator)
-        return Selection(pos[chosen], scores)
+    def choose(self, ctx: Context, candidates: Candidates, k: int) -> Selection:
+        chosen, scores = kmeanspp_gradients(*last_layer_view(ctx, candidates.x), k, ctx.generator)
+        return Selection(chosen, scores)
 
     def describe(self) -> dict[str, str]:
         return {"acquisition": "badge", "selection": "kmeans++"}

@@ -7,6 +7,7 @@ softmax). All are exported for tests and for users' own strategies.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -50,20 +51,6 @@ def mean_std(probs: torch.Tensor) -> torch.Tensor:
     return probs.std(dim=0, unbiased=False).mean(dim=-1)
 
 
-ACQUISITIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "least_confidence": least_confidence,
-    "margin": margin,
-    "entropy": entropy,
-    "max_entropy": entropy,
-    "bald": bald,
-    "variation_ratios": variation_ratios,
-    "mean_std": mean_std,
-}
-
-NEED_SEVERAL_SAMPLES = frozenset({"bald", "variation_ratios", "mean_std"})
-"""Acquisitions that are zero everywhere when S = 1: refused with a deterministic posterior."""
-
-
 # Committee disagreement (query by committee): each of the S samples is one member's vote.
 
 
@@ -81,6 +68,41 @@ def kl_consensus(probs: torch.Tensor) -> torch.Tensor:
     return kl.mean(dim=0)
 
 
-DISAGREEMENTS = ("vote_entropy", "kl_consensus")
-ACQUISITIONS.update(vote_entropy=vote_entropy, kl_consensus=kl_consensus)
-NEED_SEVERAL_SAMPLES = NEED_SEVERAL_SAMPLES | set(DISAGREEMENTS)
+@dataclass(frozen=True)
+class Acquisition:
+    """What al knows of one acquisition: its score and what the score asks of the learner.
+
+    Called like its score (``ACQUISITIONS[name](probs)``), so the registry reads as functions.
+    """
+
+    score: Callable[[torch.Tensor], torch.Tensor]
+    several_samples: bool = False
+    """Zero everywhere when S = 1 (it measures disagreement): needs ``multiple_samples``."""
+    negative: bool = False
+    """Negative by design (margin): ``selection=power`` cannot weight its scores."""
+    disagreement: bool = False
+    """A committee's disagreement, offered as ``strategy=qbc``'s ``disagreement``."""
+
+    def __call__(self, probs: torch.Tensor) -> torch.Tensor:
+        return self.score(probs)
+
+    @property
+    def needs(self) -> frozenset[str]:
+        """What a strategy scoring it needs from the learner (``Strategy.needs``)."""
+        return frozenset({"samples", "multiple_samples"} if self.several_samples else {"samples"})
+
+
+ACQUISITIONS: dict[str, Acquisition] = {
+    "least_confidence": Acquisition(least_confidence),
+    "margin": Acquisition(margin, negative=True),
+    "entropy": Acquisition(entropy),
+    "max_entropy": Acquisition(entropy),
+    "bald": Acquisition(bald, several_samples=True),
+    "variation_ratios": Acquisition(variation_ratios, several_samples=True),
+    "mean_std": Acquisition(mean_std, several_samples=True),
+    "vote_entropy": Acquisition(vote_entropy, several_samples=True, disagreement=True),
+    "kl_consensus": Acquisition(kl_consensus, several_samples=True, disagreement=True),
+}
+"""The one registry of acquisitions: every fact a strategy or a check needs about one."""
+
+DISAGREEMENTS = tuple(name for name, a in ACQUISITIONS.items() if a.disagreement)

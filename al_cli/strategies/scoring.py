@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from al_cli.errors import check_choice
 from al_cli.strategies.base import Context, Selection, Strategy
-from al_cli.strategies.scores import ACQUISITIONS, NEED_SEVERAL_SAMPLES
-from al_cli.strategies.selection import (
-    candidate_positions,
-    check_candidates,
-    check_selection,
-    picked,
-    select_batch,
-)
+from al_cli.strategies.candidates import Candidates
+from al_cli.strategies.scores import ACQUISITIONS
+from al_cli.strategies.selection import check_selection, picked, select_batch
 
 
 class ScoringStrategy(Strategy):
@@ -26,19 +21,17 @@ class ScoringStrategy(Strategy):
     ):
         check_choice("strategy.acquisition", acquisition, ACQUISITIONS)
         check_selection(selection, temperature, acquisition)
+        super().__init__(candidates)
         self.acquisition = acquisition
-        self.score = ACQUISITIONS[acquisition]
+        self.score = ACQUISITIONS[acquisition].score
+        self.needs = ACQUISITIONS[acquisition].needs
         self.selection = selection
         self.temperature = float(temperature)
-        self.candidates = check_candidates(candidates)
-        several = acquisition in NEED_SEVERAL_SAMPLES
-        self.needs = frozenset({"samples", "multiple_samples"} if several else {"samples"})
 
-    def select(self, ctx: Context, k: int) -> Selection:
-        pos = candidate_positions(len(ctx.unlabeled_x), self.candidates, ctx.rng, k)
-        scores = ctx.learner.map_samples(ctx.unlabeled_x[pos], self.score)
+    def choose(self, ctx: Context, candidates: Candidates, k: int) -> Selection:
+        scores = ctx.learner.map_samples(candidates.x, self.score)
         chosen = select_batch(scores, k, self.selection, self.temperature, ctx.generator)
-        return picked(pos, scores, chosen)
+        return picked(scores, chosen)
 
     def describe(self) -> dict[str, str]:
         return {"acquisition": self.acquisition, "selection": self.selection}

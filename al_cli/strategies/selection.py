@@ -1,4 +1,4 @@
-"""The shared step from scores to a batch, and the optional random candidate subset.
+"""The shared step from scores to a batch.
 
 Besides the plain top-k, a batch can be drawn at random, without replacement, with
 probabilities that grow with the score (Kirsch et al. 2023, "Stochastic Batch Acquisition"):
@@ -14,24 +14,12 @@ import torch
 
 from al_cli.errors import UserError, unknown
 from al_cli.strategies.base import Selection
+from al_cli.strategies.scores import ACQUISITIONS
 
 SELECTIONS = ("topk", "power", "softmax", "softrank")
 
-NEGATIVE_BY_DESIGN = frozenset({"margin"})
-"""Acquisitions whose scores are negative: ``power`` cannot weight them."""
-
 POWER_TOLERANCE = 1e-6
 """Negative scores down to -tolerance * max|score| are float error (BALD) and clamp to 0."""
-
-
-def candidate_positions(
-    n: int, candidates: int | None, rng: np.random.Generator, k: int = 0
-) -> np.ndarray:
-    """All positions ``0..n-1``, or a random subset of ``candidates`` of them (Gal et al. 2017),
-    never fewer than the batch size ``k``."""
-    if candidates is None or max(candidates, k) >= n:
-        return np.arange(n)
-    return np.sort(rng.choice(n, size=max(candidates, k), replace=False))
 
 
 def top_k(scores: torch.Tensor, k: int, generator: torch.Generator) -> np.ndarray:
@@ -85,15 +73,16 @@ def select_batch(
     unknown("strategy.selection", selection, SELECTIONS)
 
 
-def picked(pos: np.ndarray, scores: torch.Tensor, chosen: np.ndarray) -> Selection:
-    """The ``chosen`` positions into ``scores`` as a Selection over pool positions ``pos``."""
+def picked(scores: torch.Tensor, chosen: np.ndarray) -> Selection:
+    """The ``chosen`` positions into ``scores``, each with its score, as a Selection."""
     values = scores.detach().cpu().double().numpy()
-    return Selection(pos[chosen], values[chosen])
+    return Selection(chosen, values[chosen])
 
 
 def check_selection(selection: str, temperature: float, acquisition: str | None = None) -> None:
     """Refuse a selection that cannot work with this acquisition, before any training."""
-    if selection == "power" and acquisition in NEGATIVE_BY_DESIGN:
+    negative = acquisition in ACQUISITIONS and ACQUISITIONS[acquisition].negative
+    if selection == "power" and negative:
         raise UserError(
             f"strategy.selection=power needs non-negative scores, but strategy.acquisition="
             f"{acquisition} is negative by design; use strategy.selection=softmax or softrank"
@@ -102,14 +91,3 @@ def check_selection(selection: str, temperature: float, acquisition: str | None 
         unknown("strategy.selection", selection, SELECTIONS)
     if not temperature > 0:
         raise UserError(f"strategy.temperature={temperature} must be positive")
-
-
-def check_candidates(candidates: int | None) -> int | None:
-    """``strategy.candidates``: a positive integer, or None for the whole unlabeled pool."""
-    if candidates is None:
-        return None
-    if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates <= 0:
-        raise UserError(
-            f"strategy.candidates={candidates!r} must be a positive integer or null (all)"
-        )
-    return int(candidates)
