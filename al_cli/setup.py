@@ -118,7 +118,7 @@ def setup(cfg: DictConfig) -> Experiment:
     factory.build(0)  # a model config that cannot build fails here, before any file is written
     posterior = build_posterior(cfg.posterior, factory)
     learner = Learner(posterior, device, cfg.trainer.eval_batch_size)
-    check_compatible(strategy, posterior.provides, posterior.n_samples, names)
+    check_compatible(strategy, posterior.provides, names)
     oracle = Oracle(split.pool_y)
     initial = oracle.draw_initial(
         budget.initial, budget.initial_balanced, numpy_rng(cfg.seed, "initial")

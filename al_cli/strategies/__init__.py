@@ -53,14 +53,11 @@ def build_strategy(cfg: DictConfig) -> Strategy:
     return strategy
 
 
-def check_compatible(
-    strategy: Strategy, provides: frozenset[str], n_samples: int, names: dict[str, str]
-) -> None:
+def check_compatible(strategy: Strategy, provides: frozenset[str], names: dict[str, str]) -> None:
     """Refuse, before any training, a strategy whose needs the learner cannot meet.
 
     ``provides``: what the posterior declares (``multiple_samples`` too, checked against its
-    sample count when it was built). ``n_samples`` is no longer read: it stays only while
-    set-up's call passes it. ``names``: the chosen ``model``, ``posterior`` and ``strategy``
+    sample count when it was built). ``names``: the chosen ``model``, ``posterior`` and ``strategy``
     options, for the message.
     """
     missing = sorted(set(strategy.needs) - set(provides))
