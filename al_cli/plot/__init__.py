@@ -15,17 +15,9 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-BANDS = {
-    "sem": "±1 standard error",
-    "std": "±1 standard deviation",
-    "ci95": "95% confidence interval",
-    "none": "no band",
-}
+from al_cli.plot.shared import BANDS, PlotError
+
 FORMATS = ("png", "svg", "pdf")
-
-
-class PlotError(Exception):
-    """A mistake the user can fix (a path, a metric, a key); shown as one line, exit 2."""
 
 
 class Interrupted(Exception):

@@ -24,9 +24,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.transforms import offset_copy
 
-from al_cli.plot import BANDS
 from al_cli.plot.paired import Comparison
 from al_cli.plot.runs import Line
+from al_cli.plot.shared import BANDS
 from al_cli.plot.summary import (
     band_halfwidth,
     cumulative,

@@ -27,7 +27,7 @@ import pandas as pd
 
 from al_cli.files import CURVE_COLUMNS, in_hidden
 from al_cli.identity import as_text, flatten, identity_hash, identity_of
-from al_cli.plot import PlotError
+from al_cli.plot.shared import PlotError
 
 CURVE_FILE = "learning_curve.csv"
 IDENTITY = CURVE_COLUMNS[: CURVE_COLUMNS.index("seed")]
