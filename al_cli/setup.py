@@ -107,17 +107,17 @@ def setup(cfg: DictConfig) -> Experiment:
     """Build a run from its config; raises UserError for a mistake the user can fix."""
     budget = check_settings(cfg)
     names = option_names(cfg)
-    check_trainer(cfg.trainer)
+    trainer = check_trainer(cfg.trainer)
     device = resolve_device(cfg.device)
     strategy = build_strategy(cfg.strategy)
     split = place_inputs(load_dataset(cfg.dataset), device)
     check_budget_fits(budget, len(split.pool_x))
     factory = network_factory(
-        cfg.model, cfg.trainer, split.input_shape, split.num_classes, device, split.augment
+        cfg.model, trainer, split.input_shape, split.num_classes, device, split.augment
     )
     factory.build(0)  # a model config that cannot build fails here, before any file is written
     posterior = build_posterior(cfg.posterior, factory)
-    learner = Learner(posterior, device, cfg.trainer.eval_batch_size)
+    learner = Learner(posterior, device, trainer.eval_batch_size)
     check_compatible(strategy, posterior.provides, names)
     oracle = Oracle(split.pool_y)
     initial = oracle.draw_initial(

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 from torch.nn import functional as F
 
@@ -39,6 +40,26 @@ class Training:
     loss: float
 
 
+@dataclass(frozen=True)
+class TrainerSettings:
+    """The ``trainer`` group, checked once (``check_trainer``) and passed down typed: the keys
+    and their defaults are the schema's and ``configs/trainer/default.yaml``'s, not repeated
+    here."""
+
+    optimizer: str
+    lr: float
+    weight_decay: float
+    l2_per_label: float
+    l2_scope: str
+    momentum: float
+    epochs: int
+    min_steps: int
+    batch_size: int
+    eval_batch_size: int
+    warm_start: bool
+    amp: bool
+
+
 class TrainingDiverged(UserError):
     """The loss became NaN or infinite: almost always a learning rate that is too high."""
 
@@ -56,7 +77,7 @@ def hidden_weights(net: nn.Module) -> list[nn.Parameter]:
     ]
 
 
-def param_groups(net: nn.Module, cfg: DictConfig, n: int) -> list[dict]:
+def param_groups(net: nn.Module, cfg: TrainerSettings, n: int) -> list[dict]:
     """One group with ``trainer.weight_decay``; with ``trainer.l2_per_label`` = c > 0 the
     hidden Linear weights (``trainer.l2_scope=hidden``) or every parameter (``all``) get
     ``weight_decay + 2 c / n`` instead, n the labels this round.
@@ -65,11 +86,10 @@ def param_groups(net: nn.Module, cfg: DictConfig, n: int) -> list[dict]:
     ``(wd / 2) * sum(w**2)``: so ``2 c / n`` is exactly Keras's ``l2(c / n)``, which adds
     ``(c / n) * sum(w**2)`` to the loss. A prior whose weight shrinks as labels come in."""
     params = [p for p in net.parameters() if p.requires_grad]
-    c = float(cfg.get("l2_per_label", 0.0))
+    c = float(cfg.l2_per_label)
     if c == 0:
         return [{"params": params, "weight_decay": cfg.weight_decay}]
-    scope = cfg.get("l2_scope", "hidden")
-    chosen = {id(p) for p in (params if scope == "all" else hidden_weights(net))}
+    chosen = {id(p) for p in (params if cfg.l2_scope == "all" else hidden_weights(net))}
     groups = [
         {"params": [p for p in params if id(p) not in chosen], "weight_decay": cfg.weight_decay},
         {
@@ -80,7 +100,7 @@ def param_groups(net: nn.Module, cfg: DictConfig, n: int) -> list[dict]:
     return [g for g in groups if g["params"]]
 
 
-def make_optimizer(net: nn.Module, cfg: DictConfig, n: int = 1) -> torch.optim.Optimizer:
+def make_optimizer(net: nn.Module, cfg: TrainerSettings, n: int = 1) -> torch.optim.Optimizer:
     params = param_groups(net, cfg, n)
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -93,28 +113,37 @@ def make_optimizer(net: nn.Module, cfg: DictConfig, n: int = 1) -> torch.optim.O
     unknown("trainer.optimizer", cfg.optimizer, OPTIMIZERS)
 
 
-def check_trainer(cfg: DictConfig) -> None:
-    """Refuse settings that cannot train, before any work is done."""
+def check_trainer(cfg: DictConfig | TrainerSettings) -> TrainerSettings:
+    """The trainer settings, typed; refuses settings that cannot train, before any work."""
+    if isinstance(cfg, TrainerSettings):
+        return cfg
+    values: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+    names = [f.name for f in fields(TrainerSettings)]
+    missing = [name for name in names if name not in values]
+    if missing:
+        raise UserError(f"the trainer config lacks {', '.join(missing)}; set trainer.{missing[0]}")
+    t = TrainerSettings(**{name: values[name] for name in names})
     for key in ("epochs", "batch_size", "eval_batch_size"):
-        if cfg[key] <= 0:
-            raise UserError(f"trainer.{key}={cfg[key]} must be a positive integer")
-    if cfg.min_steps < 0:
-        raise UserError(f"trainer.min_steps={cfg.min_steps} must be 0 or more")
-    if not (cfg.lr > 0 and math.isfinite(cfg.lr)):
-        raise UserError(f"trainer.lr={cfg.lr} must be a positive number")
+        if getattr(t, key) <= 0:
+            raise UserError(f"trainer.{key}={getattr(t, key)} must be a positive integer")
+    if t.min_steps < 0:
+        raise UserError(f"trainer.min_steps={t.min_steps} must be 0 or more")
+    if not (t.lr > 0 and math.isfinite(t.lr)):
+        raise UserError(f"trainer.lr={t.lr} must be a positive number")
     for key in ("weight_decay", "momentum", "l2_per_label"):
-        value = cfg.get(key, 0.0)
+        value = getattr(t, key)
         if not (value >= 0 and math.isfinite(value)):
             raise UserError(f"trainer.{key}={value} must be 0 or more")
-    check_choice("trainer.optimizer", cfg.optimizer, OPTIMIZERS)
-    check_choice("trainer.l2_scope", cfg.get("l2_scope", "hidden"), L2_SCOPES)
+    check_choice("trainer.optimizer", t.optimizer, OPTIMIZERS)
+    check_choice("trainer.l2_scope", t.l2_scope, L2_SCOPES)
+    return t
 
 
 def train_network(
     net: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
-    cfg: DictConfig,
+    cfg: TrainerSettings,
     seed: int,
     extra_loss: ExtraLoss | None = None,
     augment: Augment | None = None,
@@ -135,9 +164,7 @@ def train_network(
     opt = make_optimizer(net, cfg, n)
     order_gen = torch_generator(seed, "order", device=device)
     augment_gen = torch_generator(seed, "augment", device=device)
-    amp = torch.autocast(
-        "cuda", dtype=torch.bfloat16, enabled=bool(cfg.get("amp", False)) and device.type == "cuda"
-    )
+    amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda")
     net.train()
     loss = torch.zeros(())
     with seeded(seed, device):

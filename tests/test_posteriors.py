@@ -25,6 +25,9 @@ TRAINER = OmegaConf.create(
         "batch_size": 16,
         "eval_batch_size": 64,
         "warm_start": False,
+        "l2_per_label": 0.0,
+        "l2_scope": "hidden",
+        "amp": False,
     }
 )
 MLP = {"name": "mlp", "_target_": "al_cli.models.mlp.MLP", "hidden": [16, 12], "dropout": 0.3}

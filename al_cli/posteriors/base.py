@@ -19,7 +19,14 @@ from al_cli.config import option_name
 from al_cli.errors import UserError
 from al_cli.models import model_provides
 from al_cli.seeding import seeded
-from al_cli.trainer import Augment, ExtraLoss, Training, train_network
+from al_cli.trainer import (
+    Augment,
+    ExtraLoss,
+    TrainerSettings,
+    Training,
+    check_trainer,
+    train_network,
+)
 
 
 @dataclass
@@ -30,7 +37,8 @@ class NetworkFactory:
     model_keys: dict[str, Any]
     """The model option's keys, passed to ``model(input_shape, num_classes, **model_keys)``."""
     model_name: str
-    trainer_cfg: DictConfig
+    trainer: TrainerSettings | None
+    """None for a factory that only builds (benchmarks of scoring)."""
     input_shape: tuple[int, ...]
     num_classes: int
     device: torch.device
@@ -58,29 +66,33 @@ class NetworkFactory:
         seed: int,
         extra_loss: ExtraLoss | None = None,
     ) -> Training:
-        done = train_network(net, x, y, self.trainer_cfg, seed, extra_loss, self.augment)
+        if self.trainer is None:
+            raise ValueError("this network factory was made without trainer settings")
+        done = train_network(net, x, y, self.trainer, seed, extra_loss, self.augment)
         self.trained.append(done)
         return done
 
     @property
     def warm_start(self) -> bool:
-        return bool(self.trainer_cfg.warm_start)
+        return self.trainer is not None and self.trainer.warm_start
 
 
 def network_factory(
     model_cfg: DictConfig,
-    trainer_cfg: DictConfig,
+    trainer: DictConfig | TrainerSettings | None,
     input_shape: tuple[int, ...],
     num_classes: int,
     device: torch.device,
     augment: Augment | None = None,
 ) -> NetworkFactory:
     """The factory for the model option ``model_cfg``: its class must be an ``nn.Module``
-    that takes ``(input_shape, num_classes, **keys)``; checked before anything is built."""
+    that takes ``(input_shape, num_classes, **keys)``; checked before anything is built, as
+    are the trainer settings (None: a factory that only builds)."""
     model = target_class(model_cfg, "model", nn.Module, "a network")
     keys = check_signature(model, "model", model_cfg, input_shape, num_classes)
     name = option_name(model_cfg, "model")
-    return NetworkFactory(model, keys, name, trainer_cfg, input_shape, num_classes, device, augment)
+    settings = None if trainer is None else check_trainer(trainer)
+    return NetworkFactory(model, keys, name, settings, input_shape, num_classes, device, augment)
 
 
 def network_provides(factory: NetworkFactory) -> frozenset[str]:
