@@ -630,3 +630,29 @@ def test_ctrl_c_is_held_off_while_files_move_in():
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.01)  # a KeyboardInterrupt would come here
     assert signal.getsignal(signal.SIGINT) is previous
+
+
+def test_an_error_a_ctrl_c_caused_inside_a_library_is_the_ctrl_c(monkeypatch, capsys):
+    """A Ctrl-C that lands inside matplotlib can surface there as another error (seen: a
+    TypeError mid-draw); al plot then says the Ctrl-C's line and exits 130, where the same
+    error without a Ctrl-C is a fault and is raised."""
+    import al_cli.plot as command
+
+    def drawing_hit_by_ctrl_c(args):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            raise TypeError("'NoneType' object is not subscriptable") from None
+
+    monkeypatch.setattr(command, "plot", drawing_hit_by_ctrl_c)
+    assert command.main(["results"]) == 130
+    assert capsys.readouterr().err == f"al plot: {command.NOT_WRITTEN}\n"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+    def drawing_fault(args):
+        raise TypeError("a fault")
+
+    monkeypatch.setattr(command, "plot", drawing_fault)
+    with pytest.raises(TypeError, match="a fault"):
+        command.main(["results"])

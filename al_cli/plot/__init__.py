@@ -8,12 +8,15 @@ are parsed, so ``--help`` and argument errors answer at once.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import signal
 import sys
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from al_cli.plot.shared import BANDS, PlotError
 
@@ -277,17 +280,45 @@ def plot(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     """The ``al plot`` command; returns the exit status (2 for bad input, 130 for Ctrl-C)."""
     args = parser().parse_args(argv)
-    try:
-        plot(args)
-    except PlotError as err:
-        print(f"al plot: error: {err}", file=sys.stderr)
-        return 2
-    except Interrupted as err:
-        print(f"al plot: {err}", file=sys.stderr)
-        return 128 + signal.SIGINT
-    except KeyboardInterrupt:
-        print(f"al plot: {NOT_WRITTEN}", file=sys.stderr)
-        return 128 + signal.SIGINT
-    except BrokenPipeError:  # 'al plot ... | head': the files are written; stop printing
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    with ctrl_c_noted() as interrupted:
+        try:
+            plot(args)
+        except PlotError as err:
+            print(f"al plot: error: {err}", file=sys.stderr)
+            return 2
+        except Interrupted as err:
+            print(f"al plot: {err}", file=sys.stderr)
+            return 128 + signal.SIGINT
+        except KeyboardInterrupt:
+            print(f"al plot: {NOT_WRITTEN}", file=sys.stderr)
+            return 128 + signal.SIGINT
+        except BrokenPipeError:  # 'al plot ... | head': the files are written; stop printing
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except Exception:
+            if not interrupted():
+                raise
+            print(f"al plot: {NOT_WRITTEN}", file=sys.stderr)
+            return 128 + signal.SIGINT
     return 0
+
+
+@contextlib.contextmanager
+def ctrl_c_noted() -> Iterator[Callable[[], bool]]:
+    """Note each Ctrl-C before raising KeyboardInterrupt as Python does: one that lands inside
+    a library's code can surface there as another error (matplotlib, stopped mid-draw, has
+    raised TypeError), which is then the Ctrl-C, not a fault. Yields whether one came."""
+    seen: list[int] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGINT) if main_thread else None
+    if previous is signal.default_int_handler:
+        signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(seen)
+    finally:
+        if previous is signal.default_int_handler:
+            signal.signal(signal.SIGINT, previous)
