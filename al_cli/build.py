@@ -57,7 +57,9 @@ def target_class(cfg: DictConfig, group: str, base: type, what: str) -> type:
     if missing:
         raise UserError(
             f"{group}._target_={cfg._target_!r} does not implement {', '.join(missing)}, which "
-            f"{base.__module__}.{base.__qualname__} requires; define them in the class"
+            f"{base.__module__}.{base.__qualname__} requires; define them in the class (a "
+            f"strategy implements choose(ctx, candidates, k), not select, since 2026-12-05: "
+            f"docs/how-to/extending.md)"
         )
     return obj
 

@@ -25,15 +25,26 @@ from al_cli.metrics import evaluate
 from al_cli.results import Recorder
 from al_cli.seeding import derive_seed, numpy_rng, torch_generator
 from al_cli.strategies import Context, Selection, Strategy
+from al_cli.strategies.base import check_selection  # noqa: F401  (the loop's check, re-exported)
 from al_cli.trainer import TrainingDiverged
 
 
 @dataclass(frozen=True)
 class Budget:
+    """``budget.*``, checked once at set-up (``setup.check_budget``)."""
+
     initial: int
     initial_balanced: bool
     query_size: int
     max_labels: int
+
+    def batch(self, n_labeled: int, n_unlabeled: int) -> int:
+        """This round's batch: the query size, or what is left of the budget or the pool."""
+        return max(0, min(self.query_size, self.max_labels - n_labeled, n_unlabeled))
+
+    def rounds_left(self, n_labeled: int) -> int:
+        """Queries still to make from ``n_labeled`` labels (the pool may end them sooner)."""
+        return max(0, -(-(self.max_labels - n_labeled) // self.query_size))
 
 
 class Interrupted(Exception):
@@ -152,31 +163,6 @@ def make_context(
     )
 
 
-def check_selection(
-    answer: Selection | np.ndarray, k: int, n_unlabeled: int, strategy: Strategy
-) -> Selection:
-    """A strategy's answer must be ``k`` distinct positions into the unlabeled set, with ``k``
-    scores or none, and exactly the diagnostics it declares (a bare array: positions only)."""
-    sel = answer if isinstance(answer, Selection) else Selection(np.asarray(answer))
-    pos = np.asarray(sel.positions, dtype=np.int64).reshape(-1)
-    name = type(strategy).__name__
-    if len(pos) != k:
-        raise RuntimeError(f"{name} returned {len(pos)} positions, not {k}")
-    if len(np.unique(pos)) != k or (k and (pos.min() < 0 or pos.max() >= n_unlabeled)):
-        raise RuntimeError(f"{name} returned repeated or out-of-range positions")
-    scores = None
-    if sel.scores is not None:
-        scores = np.asarray(sel.scores, dtype=np.float64).reshape(-1)
-        if len(scores) != k:
-            raise RuntimeError(f"{name} returned {len(scores)} scores for {k} positions")
-    if set(sel.diagnostics) != set(strategy.diagnostics):
-        raise RuntimeError(
-            f"{name} reported diagnostics {sorted(sel.diagnostics)}, but declares "
-            f"{sorted(strategy.diagnostics)}"
-        )
-    return Selection(pos, scores, {k: float(v) for k, v in sel.diagnostics.items()})
-
-
 def one_round(
     exp: Experiment, seed: int, pool: Pool, round_: int
 ) -> tuple[dict[str, Any], Selection | None]:
@@ -195,7 +181,7 @@ def one_round(
     eval_seconds = time.perf_counter() - t0
 
     unlabeled = pool.unlabeled_indices()
-    k = min(budget.query_size, budget.max_labels - pool.n_labeled, len(unlabeled))
+    k = budget.batch(pool.n_labeled, len(unlabeled))
     query_seconds = 0.0
     chosen = None
     if k > 0:
@@ -267,10 +253,8 @@ def run_rounds(
     ``stop_requested`` is asked after each saved round; if it says yes, ``Interrupted``.
     """
     pool, round_, new_queries = start(exp, resume, keep_model)
-    budget = exp.budget
-    left = -(-(budget.max_labels - pool.n_labeled) // budget.query_size)
     bar = tqdm(
-        total=round_ + 1 + max(0, left),
+        total=round_ + 1 + exp.budget.rounds_left(pool.n_labeled),
         initial=round_,
         desc="rounds",
         unit="round",

@@ -117,11 +117,14 @@ def check_trainer(cfg: DictConfig | TrainerSettings) -> TrainerSettings:
     """The trainer settings, typed; refuses settings that cannot train, before any work."""
     if isinstance(cfg, TrainerSettings):
         return cfg
-    values: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     names = [f.name for f in fields(TrainerSettings)]
-    missing = [name for name in names if name not in values]
+    missing = [name for name in names if name not in cfg or OmegaConf.is_missing(cfg, name)]
     if missing:
-        raise UserError(f"the trainer config lacks {', '.join(missing)}; set trainer.{missing[0]}")
+        raise UserError(
+            f"the trainer config has no value for {', '.join(missing)}; set "
+            f"trainer.{missing[0]} (configs/trainer/default.yaml has every key)"
+        )
+    values: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     t = TrainerSettings(**{name: values[name] for name in names})
     for key in ("epochs", "batch_size", "eval_batch_size"):
         if getattr(t, key) <= 0:

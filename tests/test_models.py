@@ -237,3 +237,34 @@ def test_glorot_init_is_keras_glorot_uniform_with_zero_biases():
     assert float(default.classifier.bias.detach().abs().sum()) > 0
     with pytest.raises(UserError, match="model.init='he' is not known"):
         GalCNN((1, 28, 28), 10, init="he")
+
+
+def test_trainer_settings_are_the_schemas_keys_and_a_key_without_value_is_one_line():
+    """TrainerSettings holds exactly the trainer schema's keys (a key added to one and not the
+    other fails here), and a trainer option that leaves one unset is refused naming it."""
+    from dataclasses import fields
+
+    from omegaconf import OmegaConf
+
+    from al_cli.config import TrainerConfig
+    from al_cli.trainer import TrainerSettings, check_trainer
+
+    assert [f.name for f in fields(TrainerSettings)] == [f.name for f in fields(TrainerConfig)]
+    settings = check_trainer(compose_config().trainer)
+    assert isinstance(settings, TrainerSettings) and settings.min_steps == 1000
+    partial = OmegaConf.structured(TrainerConfig)
+    for f in fields(TrainerConfig):
+        if f.name != "amp":
+            partial[f.name] = getattr(settings, f.name)
+    with pytest.raises(UserError, match=r"no value for amp; set trainer.amp"):
+        check_trainer(partial)
+
+
+def test_every_model_option_is_in_the_shape_cases():
+    """A new model YAML is checked by test_forward_and_embedding_shapes once it has a row in
+    CASES: one without fails here, asking for it."""
+    from importlib import resources
+
+    folder = resources.files("al_cli.configs").joinpath("model")
+    options = {p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")}
+    assert options - {name for name, _, _ in CASES} == set(), "add the model to CASES"

@@ -15,7 +15,7 @@ from al_cli.data import Oracle, Pool
 from al_cli.loop import check_selection, make_context, run_rounds
 from al_cli.results import Recorder
 from al_cli.setup import setup
-from al_cli.strategies import Selection, Strategy
+from al_cli.strategies import Context, Selection, Strategy
 from tests.conftest import FAST, compose_config
 
 STRATEGIES = sorted(
@@ -227,3 +227,19 @@ def test_select_draws_the_candidates_once_and_maps_choose_back_to_the_pool():
     whole = Seen()
     whole.select(ctx, 4)
     assert whole.shown.positions.tolist() == list(range(40))
+
+
+class Wraps(Strategy):
+    """Answers with a negative position, which numpy would wrap into the pool."""
+
+    def choose(self, ctx, candidates, k):
+        return Selection(np.array([-1, 0]))
+
+    def describe(self):
+        return {"acquisition": "wraps", "selection": "none"}
+
+
+def test_positions_into_the_candidates_are_checked_before_they_are_mapped_to_the_pool():
+    ctx = Context(None, torch.zeros(8, 2), None, None, np.random.default_rng(0), None, 0)
+    with pytest.raises(RuntimeError, match="Wraps returned repeated or out-of-range positions"):
+        Wraps().select(ctx, 2)

@@ -10,6 +10,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).parent.parent / "al_cli"
 MAX_LINES = 450
 ENTRY_POINT_FUNCTION_LINES = 60
+RUN_MODULES = ("app.py", "setup.py", "experiment.py", "run_folder.py", "signals.py")
+"""The Hydra entry point and the modules it was split into: no function over 60 lines."""
 
 
 def modules() -> dict[str, Path]:
@@ -89,13 +91,13 @@ def test_only_the_command_imports_the_hydra_entry_point():
     assert importers == ["al_cli.cli"]
 
 
-def test_no_module_is_over_450_lines_and_the_entry_point_is_short():
+def test_no_module_is_over_450_lines_and_the_run_modules_functions_are_short():
     sizes = {name: len(path.read_text().splitlines()) for name, path in modules().items()}
     assert {name: n for name, n in sizes.items() if n > MAX_LINES} == {}
-    tree = ast.parse((PACKAGE / "app.py").read_text())
     long = [
-        node.name
-        for node in ast.walk(tree)
+        f"{name}.{node.name}"
+        for name in RUN_MODULES
+        for node in ast.walk(ast.parse((PACKAGE / name).read_text()))
         if isinstance(node, ast.FunctionDef)
         and node.end_lineno - node.lineno + 1 > ENTRY_POINT_FUNCTION_LINES
     ]

@@ -65,7 +65,8 @@ class Strategy(ABC):
         """``k`` distinct positions into ``ctx.unlabeled_x`` (``k`` <= its length): the round's
         candidates are drawn from ``ctx.rng`` first, then ``choose`` picks among them."""
         positions = candidate_positions(len(ctx.unlabeled_x), self.candidates, ctx.rng, k)
-        sel = self.choose(ctx, Candidates(positions, ctx.unlabeled_x), k)
+        answer = self.choose(ctx, Candidates(positions, ctx.unlabeled_x), k)
+        sel = check_selection(answer, k, len(positions), self)
         return Selection(positions[sel.positions], sel.scores, sel.diagnostics)
 
     @abstractmethod
@@ -77,3 +78,28 @@ class Strategy(ABC):
     @abstractmethod
     def describe(self) -> dict[str, str]:
         """The ``acquisition`` and ``selection`` columns of ``learning_curve.csv``."""
+
+
+def check_selection(
+    answer: Selection | np.ndarray, k: int, n_unlabeled: int, strategy: Strategy
+) -> Selection:
+    """A strategy's answer must be ``k`` distinct positions into the unlabeled set, with ``k``
+    scores or none, and exactly the diagnostics it declares (a bare array: positions only)."""
+    sel = answer if isinstance(answer, Selection) else Selection(np.asarray(answer))
+    pos = np.asarray(sel.positions, dtype=np.int64).reshape(-1)
+    name = type(strategy).__name__
+    if len(pos) != k:
+        raise RuntimeError(f"{name} returned {len(pos)} positions, not {k}")
+    if len(np.unique(pos)) != k or (k and (pos.min() < 0 or pos.max() >= n_unlabeled)):
+        raise RuntimeError(f"{name} returned repeated or out-of-range positions")
+    scores = None
+    if sel.scores is not None:
+        scores = np.asarray(sel.scores, dtype=np.float64).reshape(-1)
+        if len(scores) != k:
+            raise RuntimeError(f"{name} returned {len(scores)} scores for {k} positions")
+    if set(sel.diagnostics) != set(strategy.diagnostics):
+        raise RuntimeError(
+            f"{name} reported diagnostics {sorted(sel.diagnostics)}, but declares "
+            f"{sorted(strategy.diagnostics)}"
+        )
+    return Selection(pos, scores, {k: float(v) for k, v in sel.diagnostics.items()})

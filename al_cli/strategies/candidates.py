@@ -48,7 +48,9 @@ class Candidates:
     @property
     def x(self) -> torch.Tensor:
         """The candidates' inputs, indexed on each call (a strategy that reads no inputs, as
-        random, never copies the pool)."""
+        random, never copies the pool); the pool itself when they are all of it."""
+        if len(self.positions) == len(self.pool_x):
+            return self.pool_x
         return self.pool_x[self.positions]
 
     def inputs(self, rows: np.ndarray) -> torch.Tensor:
