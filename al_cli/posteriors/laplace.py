@@ -81,6 +81,10 @@ def sample_weights(
     return w_map + eig["qg"] @ (eps.reshape(samples, c, d) * scale) @ eig["qa"].T
 
 
+TOO_FEW = "Laplace needs at least 2 samples"
+"""The refusal of fewer than 2 samples."""
+
+
 class LastLayerLaplace(SampledPosterior, Deterministic):
     """The trained network of ``Deterministic`` (training, embeddings, last layer, checkpoint
     state), with a Gaussian over its last layer fitted after each training and S samples of it
@@ -93,7 +97,7 @@ class LastLayerLaplace(SampledPosterior, Deterministic):
         hessian: str = "auto",
         prior_precision: float | None = None,
     ):
-        check_samples(samples, "Laplace needs at least 2 samples")  # before the model is built
+        check_samples(samples, TOO_FEW)  # said before the model is built and checked
         check_choice("posterior.hessian", hessian, ("auto", "full", "kron"))
         if prior_precision is not None and not prior_precision > 0:
             raise UserError(
@@ -106,7 +110,7 @@ class LastLayerLaplace(SampledPosterior, Deterministic):
                 f"classifier as its last layer; model={factory.model_name} lacks them (derive "
                 f"it from al_cli.models.Model)"
             )
-        super().__init__(factory, samples, "Laplace needs at least 2 samples")
+        super().__init__(factory, samples, TOO_FEW)
         self.provides |= {"multiple_samples"}
         self.hessian = hessian
         self.fixed_prior = None if prior_precision is None else float(prior_precision)
