@@ -27,6 +27,10 @@ import numpy as np
 from al_cli.plot.paired import t_interval
 from al_cli.plot.summary import labels_to_reach, normalized_auc
 
+SAME_RANDOM = {"peer": "peer_training", "peer_masks": "peer_training", "keras_consistent": "keras"}
+"""Variants whose random runs would be another's: they differ only in how BALD samples
+(masks, T), which random never reads, and it is tested with dropout off."""
+
 Curves = dict[tuple[str, str], dict[int, tuple[np.ndarray, np.ndarray]]]
 """(variant, strategy) -> seed -> (n_labeled, test_accuracy)."""
 
@@ -145,9 +149,11 @@ def main() -> None:
     print("| variant | labels to target: difference per seed | W/T/L | Δ AUC |")
     print("|---|---|--:|--:|")
     for (variant, strategy), seeds in curves.items():
-        if strategy == "bald" and (variant, "random") in curves:
-            row = paired(seeds, curves[(variant, "random")], a.target, a.max_labels)
-            print(f"| {variant} " + row)
+        random = (SAME_RANDOM.get(variant, variant), "random")
+        if strategy == "bald" and random in curves:
+            row = paired(seeds, curves[random], a.target, a.max_labels)
+            shared = "" if random[0] == variant else f" (random of {random[0]})"
+            print(f"| {variant}{shared} " + row)
 
 
 if __name__ == "__main__":
