@@ -53,7 +53,8 @@ def apply(blocks: list[tuple[str, str]], root: Path) -> None:
         at = [i for i, line in enumerate(lines) if line.startswith(anchor)]
         assert len(at) == 1, f"{match[1]} has {len(at)} lines starting with {anchor!r}"
         i = at[0] + (where == "below")
-        path.write_text("".join(lines[:i]) + body + "".join(lines[i:]))
+        gap = "\n\n" if where == "above" else ""  # two blank lines before the next section
+        path.write_text("".join(lines[:i]) + body + gap + "".join(lines[i:]))
 
 
 @pytest.fixture(scope="module")
