@@ -3,6 +3,7 @@ waiting on a process, and reading a pseudo-terminal."""
 
 from __future__ import annotations
 
+import ast
 import csv
 import fcntl
 import importlib.util
@@ -154,6 +155,18 @@ def read_terminal(
         elif done is not None and done():
             break
     return screen
+
+
+def heavy_imports(modules: str, heavy: tuple[str, ...]) -> list[str]:
+    """Which of the ``heavy`` top-level packages ``import <modules>`` loads in a fresh
+    interpreter (a command that must start fast keeps them out)."""
+    code = (
+        f"import sys, {modules}\n"
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {set(heavy)!r}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return ast.literal_eval(out.stdout)
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

@@ -15,6 +15,7 @@ import pytest
 import al_cli
 from al_cli.api import load_runs, numbers
 from al_cli.errors import UserError
+from tests.conftest import heavy_imports
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "reference" / "python-api.md"
 
@@ -111,13 +112,7 @@ def test_run_refuses_bad_overrides_in_one_line(tmp_path: Path, monkeypatch):
 
 
 def test_import_al_cli_is_light_and_exports_the_parts():
-    code = (
-        "import sys, al_cli\n"
-        "heavy = sorted(m for m in ('torch', 'pandas', 'hydra', 'mlflow') if m in sys.modules)\n"
-        "print(heavy)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+    assert heavy_imports("al_cli", ("torch", "pandas", "hydra", "mlflow")) == []
     from al_cli.data import DataSplit, loader
     from al_cli.models import Model
     from al_cli.posteriors import Posterior

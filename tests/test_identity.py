@@ -9,8 +9,6 @@ regenerate the table in one commit that says why (and tell users to run ``al mig
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,7 +19,7 @@ from al_cli import identity, results
 from al_cli.identity import as_text, flatten
 from al_cli.plot.runs import config_id, flat_settings
 from al_cli.results import config_difference, config_hash, identity_config, plain
-from tests.conftest import FAST, run_al
+from tests.conftest import FAST, heavy_imports, run_al
 
 GOLDEN = [
     ([], "digits/mlp/random-4c29120c/seed0"),
@@ -184,14 +182,7 @@ def test_each_caller_flattens_as_before():
 
 def test_the_identity_module_imports_neither_torch_nor_omegaconf():
     """``al plot`` hashes and flattens through it and must start without them."""
-    code = (
-        "import sys, al_cli.identity\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'omegaconf', "
-        "'hydra', 'numpy')))\n"
-    )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr
-    assert res.stdout.strip() == "[]"
+    assert heavy_imports("al_cli.identity", ("torch", "omegaconf", "hydra", "numpy")) == []
 
 
 def test_moved_keys_are_refused_by_the_renamed_table():
