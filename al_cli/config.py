@@ -237,6 +237,10 @@ class TrainerConfig:
     epochs: int = MISSING
     min_steps: int = MISSING
     batch_size: int = MISSING
+    # an epoch's last, smaller batch when batch_size does not divide n: keep (Keras's fit,
+    # PyTorch's DataLoader default) or drop (DataLoader's drop_last: every step sees
+    # batch_size examples, those left over are left out of that epoch only)
+    last_batch: str = field(default=MISSING, metadata=added("keep"))
     eval_batch_size: int = MISSING
     warm_start: bool = MISSING
     # bfloat16 autocast while training on CUDA (ignored on other devices)

@@ -28,6 +28,7 @@ Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 L2_SCOPES = ("hidden", "all")
+LAST_BATCH = ("keep", "drop")
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class TrainerSettings:
     epochs: int
     min_steps: int
     batch_size: int
+    last_batch: str
     eval_batch_size: int
     warm_start: bool
     amp: bool
@@ -139,6 +141,7 @@ def check_trainer(cfg: DictConfig | TrainerSettings) -> TrainerSettings:
             raise UserError(f"trainer.{key}={value} must be 0 or more")
     check_choice("trainer.optimizer", t.optimizer, OPTIMIZERS)
     check_choice("trainer.l2_scope", t.l2_scope, L2_SCOPES)
+    check_choice("trainer.last_batch", t.last_batch, LAST_BATCH)
     return t
 
 
@@ -154,15 +157,17 @@ def train_network(
     """Train ``net`` in place on (x, y), already on the net's device; returns its steps and
     final-epoch cross-entropy.
 
-    Runs ``max(epochs * ceil(n / batch_size), min_steps)`` steps so that tiny labeled sets
-    still get enough updates. Data order, augmentation and dropout masks all follow ``seed``.
+    Runs ``max(epochs * ceil(n / batch_size), min_steps)`` steps (``floor`` with
+    ``trainer.last_batch=drop``), rounded up to whole epochs, so that tiny labeled sets still
+    get enough updates. Data order, augmentation and dropout masks all follow ``seed``.
     With ``trainer.amp`` on CUDA the forward pass runs under bfloat16 autocast (no loss
     scaling is needed for bfloat16); elsewhere ``amp`` changes nothing.
     """
     device = next(net.parameters()).device
     n = len(x)
     batch = min(cfg.batch_size, n)
-    per_epoch = math.ceil(n / batch)
+    per_epoch = n // batch if cfg.last_batch == "drop" else math.ceil(n / batch)
+    seen = min(n, per_epoch * batch)  # examples per epoch: n, or fewer when dropping the last
     epochs = max(cfg.epochs, math.ceil(cfg.min_steps / per_epoch))
     opt = make_optimizer(net, cfg, n)
     order_gen = torch_generator(seed, "order", device=device)
@@ -174,7 +179,7 @@ def train_network(
         for _ in steps(epochs, "training", "epoch"):
             perm = torch.randperm(n, generator=order_gen, device=device)
             epoch_ce = torch.zeros((), device=device)
-            for start in range(0, n, batch):
+            for start in range(0, seen, batch):
                 idx = perm[start : start + batch]
                 xb = x[idx] if augment is None else augment(x[idx], augment_gen)
                 with amp:
@@ -190,6 +195,6 @@ def train_network(
                     f"lower trainer.lr (now {cfg.lr})"
                 )
     net.eval()
-    done = Training(steps=epochs * per_epoch, loss=float(epoch_ce) / n)
+    done = Training(steps=epochs * per_epoch, loss=float(epoch_ce) / seen)
     log.debug(f"trained on {n} labels: {done.steps} steps, final-epoch loss {done.loss:.4f}")
     return done

@@ -12,7 +12,8 @@
 # OUT/splits/peer_split_seedS.npz (scripts/peer_splits.py: the script's 4,000 pool and 1,000
 # test digits for that seed). Jobs run in the order of VARIANTS (seeds, then strategies,
 # inside), JOBS at a time (default 2, one torch thread each). Rerunning skips finished runs and
-# resumes unfinished ones: stop and restart it freely. ONLY=name,name runs those variants only.
+# resumes unfinished ones: stop and restart it freely. ONLY=name,name runs those variants only,
+# STRATEGIES=name,name those of their strategies only.
 # Environment: SEEDS (default 0,1,2,3,4,5), MAX_LABELS (300), JOBS, DEVICE (cpu; cuda on a GPU
 # machine, where JOBS runs share it), MNIST5K (the npz), AL (the al command).
 # Then: python scripts/gal2017_table.py OUT --peer ../shared/peers/results/baal_gal_mnist5k.csv
@@ -38,6 +39,7 @@ VARIANTS=(
     "steps bald,random trainer.batch_size=64 trainer.min_steps=300 posterior.consistent_masks=true"
     "peer bald $train posterior.samples=20 posterior.consistent_masks=true"
     "peer_masks bald $train posterior.samples=20"
+    "peer_masks_drop bald,random $train posterior.samples=20 trainer.last_batch=drop"
     "keras bald,random"
     "batch64 bald trainer.batch_size=64"
     "minsteps300 bald trainer.min_steps=300"
@@ -67,6 +69,9 @@ for line in "${VARIANTS[@]}"; do
     read -r -a v <<< "$line"
     [[ -n ${ONLY:-} && ,$ONLY, != *,${v[0]},* ]] && continue
     IFS=, read -r -a strategies <<< "${v[1]}"
+    [[ -n ${STRATEGIES:-} ]] && for i in "${!strategies[@]}"; do
+        [[ ,$STRATEGIES, == *,${strategies[i]},* ]] || unset "strategies[i]"
+    done
     for seed in "${seeds[@]}"; do
         for strategy in "${strategies[@]}"; do
             while (( $(jobs -rp | wc -l) >= JOBS )); do wait -n || true; done

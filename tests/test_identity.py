@@ -78,16 +78,23 @@ def test_what_never_changes_results_leaves_the_folder_alone(monkeypatch, tmp_pat
 
 
 def test_a_key_added_later_moves_no_folder_until_it_is_set():
-    """``trainer.l2_per_label``, ``trainer.l2_scope`` and ``model.init`` came after runs were
+    """``trainer.l2_per_label``, ``trainer.l2_scope``, ``trainer.last_batch`` and ``model.init``
+    came after runs were
     filed: at the values that reproduce the old behaviour they stay out of the hash, any other
     value moves it."""
     for base, key, other in (
         (["dataset=mnist", "model=cnn"], "trainer.l2_per_label", "3.5"),
         (["dataset=mnist", "model=cnn"], "model.init", "glorot"),
         (["dataset=mnist", "model=cnn"], "trainer.l2_scope", "all"),
+        (["dataset=mnist", "model=cnn"], "trainer.last_batch", "drop"),
     ):
         folder = run_dir(*base)
-        neutral = {"trainer.l2_per_label": "0.0", "model.init": "torch"}.get(key, "hidden")
+        neutral = {
+            "trainer.l2_per_label": "0.0",
+            "model.init": "torch",
+            "trainer.l2_scope": "hidden",
+            "trainer.last_batch": "keep",
+        }[key]
         assert run_dir(*base, f"{key}={neutral}") == folder
         assert run_dir(*base, f"{key}={other}") != folder
     # digits' per-pixel scaling, the old behaviour, is no longer the default: its runs keep

@@ -221,6 +221,30 @@ def test_training_reports_its_steps_and_final_epoch_loss():
     assert 0 < long.loss < short.loss
 
 
+def test_last_batch_drop_steps_only_on_full_batches():
+    """``trainer.last_batch=drop``: with 20 labels and batch 8 every step sees 8 examples (two
+    per epoch, a different 4 left out each epoch, so all are seen); ``keep`` ends every epoch
+    on a batch of 4, as Keras's fit did; a value that is not known is refused."""
+    from al_cli.trainer import check_trainer
+
+    cfg = compose_config("trainer.batch_size=8", "trainer.epochs=3", "trainer.min_steps=0").trainer
+    x, y = torch.randn(20, 10), torch.arange(20) % 2
+    net = network_factory(compose_config().model, cfg, (10,), 2, torch.device("cpu")).build(0)
+    seen: list[torch.Tensor] = []
+    net.register_forward_pre_hook(lambda _, args: seen.append(args[0]))
+    assert train_network(net, x, y, cfg, 0).steps == 3 * 3
+    assert [len(b) for b in seen] == [8, 8, 4] * 3
+    seen.clear()
+    cfg.last_batch, cfg.min_steps = "drop", 10
+    assert train_network(net, x, y, cfg, 0).steps == 5 * 2  # whole epochs: ceil(10 / 2)
+    assert [len(b) for b in seen] == [8] * 10
+    rows = {tuple(r.tolist()) for b in seen for r in b}
+    assert rows == {tuple(r.tolist()) for r in x}
+    cfg.last_batch = "last"
+    with pytest.raises(UserError, match="trainer.last_batch='last' is not known"):
+        check_trainer(cfg)
+
+
 def test_glorot_init_is_keras_glorot_uniform_with_zero_biases():
     from al_cli.models.cnn import GalCNN
 
