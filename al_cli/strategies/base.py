@@ -28,6 +28,11 @@ class Context:
     generator: torch.Generator
     """CPU generator, seeded from (seed, round)."""
     round: int
+    unlabeled_features: torch.Tensor | None = None
+    """The run's representation (``representation=``) of ``unlabeled_x``, row for row: what
+    a strategy in ``strategy.space=representation`` measures distances in. None without one."""
+    labeled_features: torch.Tensor | None = None
+    """The same representation of ``labeled_x``."""
 
 
 @dataclass(frozen=True)
