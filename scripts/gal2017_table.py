@@ -8,7 +8,8 @@ Prints markdown: per variant and strategy, labels to the target on each seed, th
 the paired differences (variant minus reference, per seed) against the script's BALD (its
 published curves, ``script``, and those rerun on this machine, ``script_here``), against the
 ``keras`` variant (the authors' settings: the ablation's reference), against ``peer`` and
-``keras_consistent`` (masks shared across inputs: what per-input masks change) and, for BALD,
+``keras_consistent`` (masks shared across inputs: what per-input masks change), against
+``peer_masks`` (what dropping the last partial batch changes) and, for BALD,
 against the same variant's random; then W/T/L (seeds with fewer / equal / more labels) and the
 paired difference of the area under the curve with its 95% t interval. A seed that never reaches
 the target counts as one query (10 labels) beyond the last point, so a difference with it is a
@@ -133,7 +134,7 @@ def main() -> None:
             f"| {variant} | {strategy} | {','.join(map(str, sorted(seeds)))} | {shown} | {median} |"
         )
     references = [("script", "bald"), ("script_here", "bald"), ("keras", "bald")]
-    references += [("peer", "bald"), ("keras_consistent", "bald")]
+    references += [("peer", "bald"), ("peer_masks", "bald"), ("keras_consistent", "bald")]
     for ref in references:
         if ref not in curves:
             continue

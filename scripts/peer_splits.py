@@ -35,7 +35,9 @@ def main() -> None:
     for seed in a.seeds:
         pool, test = peer_split(len(x), seed)
         path = a.out / f"peer_split_seed{seed}.npz"
-        np.savez_compressed(path, x=x[pool], y=y[pool], x_test=x[test], y_test=y[test])
+        tmp = path.with_suffix(".tmp.npz")  # atomic: a run starting beside this never reads half
+        np.savez_compressed(tmp, x=x[pool], y=y[pool], x_test=x[test], y_test=y[test])
+        tmp.replace(path)
         print(path)
 
 
