@@ -117,3 +117,19 @@ def test_it_needs_consistent_samples_and_positive_targets():
     for bad in (0, -3):
         with pytest.raises(UserError, match=f"strategy.targets={bad} must be a positive"):
             EPIG(targets=bad)
+
+
+@pytest.mark.parametrize(
+    "posterior",
+    [["posterior=deep_ensemble", "posterior.members=2"], ["posterior=laplace"], ["posterior=bnn"]],
+    ids=["deep_ensemble", "laplace", "bnn"],
+)
+def test_every_bayesian_posterior_gives_epig_its_samples(posterior: list[str]):
+    """Set up and one selection under each posterior with consistent samples (MC Dropout, the
+    default, is in the conformance test)."""
+    from tests.test_strategies import first_round
+
+    exp, _, ctx = first_round("epig", posterior)
+    sel = exp.strategy.select(ctx, 5)
+    assert len(set(sel.positions.tolist())) == 5
+    assert (sel.scores >= -1e-9).all()

@@ -123,3 +123,12 @@ def test_the_strategy_clusters_labeled_and_candidates_from_their_embeddings():
     assert TypiClust(space="representation").needs == frozenset()
     with pytest.raises(UserError, match="strategy.space"):
         TypiClust(space="pixels")
+
+
+def test_the_clusters_are_cycled_in_order_when_the_batch_outgrows_them(monkeypatch):
+    """Their i-th pick comes from cluster ``i % len(order)``: with 2 clusters of 6 and 8
+    points (ids 0 and 1, no labels) and 5 picks, the picks alternate 1, 0, 1, 0, 1."""
+    x = torch.nn.functional.normalize(torch.randn(14, 3, dtype=torch.float64), dim=1)
+    monkeypatch.setattr(typicality, "kmeans_labels", lambda p, k, s: np.array([0] * 6 + [1] * 8))
+    picks, _ = typiclust(x, 0, 5, seed=0)
+    assert [int(p >= 6) for p in picks] == [1, 0, 1, 0, 1]

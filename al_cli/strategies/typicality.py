@@ -19,11 +19,11 @@ Followed line by line from the authors' code (github.com/avihu111/TypiClust,
   left out, distances squared as faiss's ``IndexFlatL2`` returns them (``get_nn``); the
   argmax, the first among equals.
 
-Departures, where their code has no answer: a cluster with no point left is passed over (their
-code would fail on it), and when no cluster above the minimum size has a point left, the
-others are taken in the same order (their code divides by zero clusters). A cluster with one
-point left gives that point, score NaN (their ``argmax`` of an empty mean).
-``n_init`` is pinned to the sklearn defaults of their time (10 for KMeans, 3 for
+Departures, where their code has no answer: a cluster with no point left is passed over in
+that cycle (their code would fail on it), and when no cluster above the minimum size has a
+point left, all clusters are cycled in the same order (their code divides by zero clusters).
+A cluster with one point left gives that point, score NaN (their ``argmax`` of an empty
+mean). ``n_init`` is pinned to the sklearn defaults of their time (10 for KMeans, 3 for
 MiniBatchKMeans); sklearn 1.4 changed the defaults to 1.
 """
 
@@ -103,11 +103,14 @@ def typiclust(
     remaining[:n_labeled] = -1  # labeled points are never picked nor measured against
     left = np.bincount(remaining[n_labeled:], minlength=n_clusters)
     picks, scores = [], []
-    for i in range(k):
-        live = large[left[large] > 0]
-        if not len(live):
-            live = order[left[order] > 0]
-        cluster = live[i % len(live)]
+    tier, cursor = large, 0  # their i-th pick is from cluster i % len of the order
+    for _ in range(k):
+        if not left[tier].any():
+            tier, cursor = order, 0
+        while not left[tier[cursor % len(tier)]]:
+            cursor += 1
+        cluster = tier[cursor % len(tier)]
+        cursor += 1
         members = np.flatnonzero(remaining == cluster)
         neighbours = min(K_NN, len(members) // 2)
         if neighbours == 0:
