@@ -211,6 +211,22 @@ class CoresetStrategy(Candidates):
     metric: str = MISSING
 
 
+@dataclass
+class TypiClustStrategy(Candidates):
+    space: str = MISSING
+
+
+@dataclass
+class ProbCoverStrategy(TypiClustStrategy):
+    delta: Optional[float] = None  # noqa: UP045
+    alpha: float = MISSING
+
+
+@dataclass
+class EPIGStrategy(Candidates):
+    targets: int = MISSING
+
+
 # -- the groups with one option, and the root -------------------------------------------------
 
 
@@ -319,6 +335,9 @@ SCHEMAS: dict[str, dict[str, type]] = {
         "batchbald_schema": BatchBALDStrategy,
         "eer_schema": EERStrategy,
         "coreset_schema": CoresetStrategy,
+        "typiclust_schema": TypiClustStrategy,
+        "probcover_schema": ProbCoverStrategy,
+        "epig_schema": EPIGStrategy,
     },
     "logger": {
         "mlflow_schema": MLflowLogger,

@@ -65,3 +65,43 @@ def test_a_bad_strategy_setting_is_a_one_line_error(tmp_path: Path):
 def test_bad_settings_are_refused_before_any_work(name: str, override: str, message: str):
     with pytest.raises(UserError, match=re.escape(message)):
         setup(compose_config(*FAST, f"strategy={name}", override))
+
+
+LOW_BUDGET = {
+    "typiclust": ("typicality", "typiclust_embedding", ()),
+    "probcover": ("probcover", "max_coverage_embedding", ("probcover_coverage", "probcover_delta")),
+    "epig": ("epig", "topk", ()),
+}
+DIGITS_TINY = [
+    "budget.initial=10",
+    "budget.query_size=10",
+    "budget.max_labels=30",
+    "trainer.epochs=5",
+    "trainer.min_steps=20",
+    "device=cpu",
+]
+
+
+def test_the_low_budget_strategies_run_on_digits(tmp_path: Path):
+    """TypiClust, ProbCover and EPIG through the real command on the default data (digits)."""
+    out = run_al(
+        "run", "-m", *DIGITS_TINY, f"strategy={','.join(LOW_BUDGET)}",
+        f"hydra.sweep.dir={tmp_path}", "hydra.sweep.subdir=${strategy.name}",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "Traceback" not in out.stderr
+    for name, (acquisition, selection, columns) in LOW_BUDGET.items():
+        curve = read_csv(tmp_path / name / "learning_curve.csv")
+        assert [int(r["n_labeled"]) for r in curve] == [10, 20, 30], name
+        assert {(r["strategy"], r["acquisition"], r["selection"]) for r in curve} == {
+            (name, acquisition, selection)
+        }
+        queries = read_csv(tmp_path / name / "queries.csv")
+        assert len({q["pool_index"] for q in queries}) == 30
+        assert all(q["score"] != "" for q in queries if q["round"] != "0"), name
+        for column in columns:  # a number after each selection, empty in the last round
+            assert all(r[column] != "" for r in curve[:-1]) and curve[-1][column] == ""
+    # embeddings and delta are the round's own: coverage is a share, not always rising
+    curve = read_csv(tmp_path / "probcover" / "learning_curve.csv")
+    assert all(0 < float(r["probcover_coverage"]) <= 1 for r in curve[:-1])
+    assert all(0 < float(r["probcover_delta"]) <= 2 for r in curve[:-1])
