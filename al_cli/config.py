@@ -207,8 +207,42 @@ class EERStrategy(Candidates):
 
 
 @dataclass
-class CoresetStrategy(Candidates):
+class InSpace(Candidates):
+    """A strategy that measures distances between inputs, and the space it measures them in."""
+
+    # embedding: the classifier's penultimate features, recomputed every round; representation:
+    # the run's representation (representation=pca, file), computed once without labels
+    space: str = field(default=MISSING, metadata=added("embedding"))
+
+
+@dataclass
+class CoresetStrategy(InSpace):
     metric: str = MISSING
+
+
+# -- representation: what a strategy sees of each input, computed without labels -------------
+
+
+@dataclass
+class NoRepresentation(Option):
+    """Nothing computed: the classifier's own embeddings are all a strategy measures."""
+
+    _target_: Optional[str] = None  # noqa: UP045
+
+
+NO_REPRESENTATION = {"name": "none", "_target_": None}
+"""``representation=none`` as composed: while a run uses it, the group stays out of the run's
+identity (``RootConfig.representation``), so it moved no folder filed before it existed."""
+
+
+@dataclass
+class PCARepresentation(Option):
+    dim: int = MISSING
+
+
+@dataclass
+class FileRepresentation(Option):
+    path: Optional[str] = None  # noqa: UP045
 
 
 # -- the groups with one option, and the root -------------------------------------------------
@@ -251,6 +285,9 @@ class TrainerConfig:
 class PathsConfig:
     results_dir: str = "results"
     data_dir: str = "data"
+    # computed representations, one file per data set and representation settings, shared by
+    # every run (and sweep job) that uses one
+    cache_dir: str = "data/cache"
 
 
 # -- logger: experiment trackers, any number at once ----------------------------------------
@@ -285,6 +322,7 @@ class RootConfig:
     model: Any = MISSING
     posterior: Any = MISSING
     strategy: Any = MISSING
+    representation: Any = field(default=MISSING, metadata=added(NO_REPRESENTATION))
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
 
@@ -318,7 +356,13 @@ SCHEMAS: dict[str, dict[str, type]] = {
         "qbc_schema": QBCStrategy,
         "batchbald_schema": BatchBALDStrategy,
         "eer_schema": EERStrategy,
+        "space_schema": InSpace,
         "coreset_schema": CoresetStrategy,
+    },
+    "representation": {
+        "none_schema": NoRepresentation,
+        "pca_schema": PCARepresentation,
+        "file_schema": FileRepresentation,
     },
     "logger": {
         "mlflow_schema": MLflowLogger,
@@ -382,6 +426,7 @@ def not_identity_keys(node: Any) -> set[str]:
     for f in fields(schema):
         if f.metadata.get("identity", True) is False:
             out.add(f.name)
-        elif "identity_unless" in f.metadata and node.get(f.name) == f.metadata["identity_unless"]:
-            out.add(f.name)
+        elif "identity_unless" in f.metadata and not OmegaConf.is_missing(node, f.name):
+            if node.get(f.name) == f.metadata["identity_unless"]:
+                out.add(f.name)
     return out
