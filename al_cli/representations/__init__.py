@@ -53,6 +53,7 @@ def load_features(
     run.json records of them: the option's name, the key that names them, and their file."""
     name = option_name(cfg.representation, "representation")
     rows = (len(split.pool_x), len(split.test_x))
+    representation.check(split)
     if not representation.cached:
         features = check_features(representation.compute(split), split, name)
         key = fingerprint(features.pool, features.test)

@@ -38,6 +38,11 @@ class Representation(ABC):
     def compute(self, split: DataSplit) -> Features:
         """The features of ``split``'s pool and test inputs (never its labels)."""
 
+    def check(self, split: DataSplit) -> None:
+        """Refuse settings that ``split`` cannot meet, cheaply, before the cache is touched
+        (none here: a representation that has such settings overrides it)."""
+        return None
+
     def source(self) -> str | None:
         """The file a representation reads, for run.json (None: it computes its features)."""
         return None

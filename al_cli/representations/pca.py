@@ -23,12 +23,8 @@ def check_dim(dim: int) -> int:
     return dim
 
 
-def whitened_pca(x: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The mean ``[D]`` and projection ``[D, dim]`` of ``x`` ``[N, D]``: ``(x - mean) @
-    projection`` has zero mean and identity covariance (with N - 1, as ``np.cov``) on ``x``.
-    Components by decreasing variance, each signed so that its largest coordinate (the first,
-    among equal ones) is positive: the result does not depend on the eigen-solver's signs."""
-    n, d = x.shape
+def check_shape(n: int, d: int, dim: int) -> None:
+    """Refuse ``dim`` components of ``n`` inputs of ``d`` values, or a covariance too large."""
     if d > MAX_WIDTH:
         raise UserError(
             f"representation=pca on inputs of {d} values needs a {d} x {d} covariance; use "
@@ -39,6 +35,15 @@ def whitened_pca(x: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]
             f"representation.dim={dim} exceeds what {n} pool inputs of {d} values have "
             f"({min(d, n - 1)} components at most); lower representation.dim"
         )
+
+
+def whitened_pca(x: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mean ``[D]`` and projection ``[D, dim]`` of ``x`` ``[N, D]``: ``(x - mean) @
+    projection`` has zero mean and identity covariance (with N - 1, as ``np.cov``) on ``x``.
+    Components by decreasing variance, each signed so that its largest coordinate (the first,
+    among equal ones) is positive: the result does not depend on the eigen-solver's signs."""
+    n, d = x.shape
+    check_shape(n, d, dim)
     chunks = [x[i : i + CHUNK] for i in range(0, n, CHUNK)]
     mean = sum(c.double().sum(0) for c in chunks) / n
     cov = torch.zeros(d, d, dtype=torch.float64)
@@ -70,6 +75,9 @@ class PCA(Representation):
 
     def __init__(self, dim: int):
         self.dim = check_dim(dim)
+
+    def check(self, split: DataSplit) -> None:
+        check_shape(len(split.pool_x), split.pool_x[0].numel(), self.dim)
 
     def compute(self, split: DataSplit) -> Features:
         pool = split.pool_x.detach().cpu().reshape(len(split.pool_x), -1)
