@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "run": "al_cli.api",
     "load_runs": "al_cli.api",
+    "load_split": "al_cli.api",
     "UserError": "al_cli.errors",
     "Strategy": "al_cli.strategies",
     "Selection": "al_cli.strategies",
@@ -26,9 +27,9 @@ _EXPORTS = {
     "DataSplit": "al_cli.data",
     "loader": "al_cli.data",
 }
-"""The Python API (``run``, ``load_runs``) and the classes and decorator for own parts: a
-strategy (``Strategy``, returning a ``Selection`` from a ``Context``), a posterior, a model, a
-data loader (``@loader``, returning a ``DataSplit``)."""
+"""The Python API (``run``, ``load_runs``, ``load_split``) and the classes and decorator for
+own parts: a strategy (``Strategy``, returning a ``Selection`` from a ``Context``), a posterior,
+a model, a data loader (``@loader``, returning a ``DataSplit``)."""
 
 __all__ = ["__version__", *_EXPORTS]
 

@@ -4,7 +4,9 @@
 (a finished run is skipped, an unfinished one resumed) and files, and the same checks, whose
 refusal is a :class:`~al_cli.errors.UserError` with the one-line message. Because it runs in
 this process, a strategy, model or data loader defined in a notebook can be named as
-``_target_=__main__.Name``. ``load_runs`` reads what ``al plot`` reads, as one tidy table.
+``_target_=__main__.Name``. ``load_runs`` reads what ``al plot`` reads, as one tidy table;
+``load_split`` the data a run reads, in its order (to compute features for
+``representation=file``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from al_cli.errors import UserError
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from al_cli.data import DataSplit
 
 
 def run(*overrides: str, quiet: bool = False) -> pd.DataFrame:
@@ -86,6 +90,26 @@ def round_lines(quiet: bool) -> Iterator[None]:
         for handler in console:
             log.removeHandler(handler)
         log.setLevel(level)
+
+
+def load_split(*overrides: str) -> DataSplit:
+    """The data set ``al run OVERRIDES`` would read, split into pool and test as a run splits
+    it: ``pool_x`` and ``test_x`` in the rows' order (normalised as the model sees them), which
+    is the order ``representation=file`` expects its ``pool`` and ``test`` features in."""
+    from hydra import compose, initialize_config_module
+
+    from al_cli.cli import composition_error
+    from al_cli.data import load_dataset
+
+    try:
+        with initialize_config_module(config_module="al_cli.configs", version_base="1.3"):
+            cfg = compose("config", overrides=list(overrides))
+    except Exception as err:
+        line = composition_error(err)
+        if line is None:
+            raise
+        raise UserError(line) from None
+    return load_dataset(cfg.dataset)
 
 
 def load_runs(*paths: str | Path, settings: bool = False) -> pd.DataFrame:

@@ -18,8 +18,8 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
-from al_cli.errors import UserError
 from al_cli.identity import RENAMED
+from al_cli.names import NAME_MAX, check_name, option_name  # noqa: F401  (re-exported)
 
 # OmegaConf reads Optional[...], not X | None, in dataclass fields: hence the noqa below.
 
@@ -207,17 +207,21 @@ class EERStrategy(Candidates):
 
 
 @dataclass
-class CoresetStrategy(Candidates):
+class InSpace(Candidates):
+    """A strategy that measures distances between inputs, and the space it measures them in."""
+
+    # embedding: the classifier's penultimate features, recomputed every round; representation:
+    # the run's representation (representation=pca, file), computed once without labels
+    space: str = field(default=MISSING, metadata=added("embedding"))
+
+
+@dataclass
+class CoresetStrategy(InSpace):
     metric: str = MISSING
 
 
 @dataclass
-class TypiClustStrategy(Candidates):
-    space: str = MISSING
-
-
-@dataclass
-class ProbCoverStrategy(TypiClustStrategy):
+class ProbCoverStrategy(InSpace):
     delta: Optional[float] = None  # noqa: UP045
     alpha: float = MISSING
 
@@ -225,6 +229,31 @@ class ProbCoverStrategy(TypiClustStrategy):
 @dataclass
 class EPIGStrategy(Candidates):
     targets: int = MISSING
+
+
+# -- representation: what a strategy sees of each input, computed without labels -------------
+
+
+@dataclass
+class NoRepresentation(Option):
+    """Nothing computed: the classifier's own embeddings are all a strategy measures."""
+
+    _target_: Optional[str] = None  # noqa: UP045
+
+
+NO_REPRESENTATION = {"name": "none", "_target_": None}
+"""``representation=none`` as composed: while a run uses it, the group stays out of the run's
+identity (``RootConfig.representation``), so it moved no folder filed before it existed."""
+
+
+@dataclass
+class PCARepresentation(Option):
+    dim: int = MISSING
+
+
+@dataclass
+class FileRepresentation(Option):
+    path: Optional[str] = None  # noqa: UP045
 
 
 # -- the groups with one option, and the root -------------------------------------------------
@@ -267,6 +296,9 @@ class TrainerConfig:
 class PathsConfig:
     results_dir: str = "results"
     data_dir: str = "data"
+    # computed representations, one file per data set and representation settings, shared by
+    # every run (and sweep job) that uses one
+    cache_dir: str = "data/cache"
 
 
 # -- logger: experiment trackers, any number at once ----------------------------------------
@@ -301,6 +333,7 @@ class RootConfig:
     model: Any = MISSING
     posterior: Any = MISSING
     strategy: Any = MISSING
+    representation: Any = field(default=MISSING, metadata=added(NO_REPRESENTATION))
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
 
@@ -334,10 +367,15 @@ SCHEMAS: dict[str, dict[str, type]] = {
         "qbc_schema": QBCStrategy,
         "batchbald_schema": BatchBALDStrategy,
         "eer_schema": EERStrategy,
+        "space_schema": InSpace,
         "coreset_schema": CoresetStrategy,
-        "typiclust_schema": TypiClustStrategy,
         "probcover_schema": ProbCoverStrategy,
         "epig_schema": EPIGStrategy,
+    },
+    "representation": {
+        "none_schema": NoRepresentation,
+        "pca_schema": PCARepresentation,
+        "file_schema": FileRepresentation,
     },
     "logger": {
         "mlflow_schema": MLflowLogger,
@@ -401,47 +439,7 @@ def not_identity_keys(node: Any) -> set[str]:
     for f in fields(schema):
         if f.metadata.get("identity", True) is False:
             out.add(f.name)
-        elif "identity_unless" in f.metadata and node.get(f.name) == f.metadata["identity_unless"]:
-            out.add(f.name)
+        elif "identity_unless" in f.metadata and not OmegaConf.is_missing(node, f.name):
+            if node.get(f.name) == f.metadata["identity_unless"]:
+                out.add(f.name)
     return out
-
-
-NAME_MAX = 255
-"""Bytes in one folder name on common file systems (ext4, XFS, APFS, NTFS): the limit where
-``os.pathconf`` cannot say."""
-
-
-def option_name(node: Any, group: str, room: int = NAME_MAX) -> str:
-    """The name an option files and plots its runs under: its ``name`` when it sets one, else
-    the last part of its ``_target_`` (a custom option never inherits another's name). An
-    empty ``name`` is refused, not replaced: it was set, so the user meant one. ``room``: the
-    bytes its folder name may take (see ``check_name``)."""
-    name = None if OmegaConf.is_missing(node, "name") else node.get("name")
-    if name is None:
-        target = None if OmegaConf.is_missing(node, "_target_") else node.get("_target_")
-        if not target:
-            raise UserError(
-                f"{group} has neither a name nor a _target_; set {group}._target_ to the class "
-                f"or function that builds it"
-            )
-        name = str(target).rsplit(".", 1)[-1]
-    return check_name(str(name), group, room)
-
-
-def check_name(name: str, group: str, room: int = NAME_MAX) -> str:
-    """``name`` if it can be one component of a folder path: not empty, not ``.`` or ``..``, no
-    path separator, no control character, and at most ``room`` bytes in UTF-8 (run folders
-    are named by option names; a longer one fails in the middle of making the folder)."""
-    if name in ("", ".", "..") or "/" in name or "\\" in name or not name.isprintable():
-        raise UserError(
-            f"{group}.name={name!r} cannot name a run folder; use a name without '/', '\\' or "
-            f"control characters that is not empty, '.' or '..'"
-        )
-    size = len(name.encode())
-    if size > room:
-        shown = name if len(name) <= 40 else f"{name[:40]}..."
-        raise UserError(
-            f"{group}.name={shown!r} is {size} bytes long and cannot name a run folder (at "
-            f"most {room} bytes here); choose a shorter {group}.name"
-        )
-    return name

@@ -50,6 +50,7 @@ def run_experiment(
         "device": str(exp.device),
         "torch_threads": torch.get_num_threads(),
         "data_fingerprint": exp.split.fingerprint,
+        **({"representation": exp.representation} if exp.representation else {}),
         **({"classes": list(exp.split.classes)} if exp.split.classes else {}),
         **provenance(exp.device),
     }

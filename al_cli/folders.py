@@ -113,31 +113,43 @@ def run_folder_lock(out_dir: Path) -> Iterator[None]:
 
 def _locked_file(path: Path) -> int | None:
     """A descriptor of ``path`` holding its exclusive lock; None where locks do not work."""
+    try:
+        return exclusive_lock(path, wait=False)
+    except BlockingIOError as err:
+        raise UserError(
+            f"another al run ({err.strerror or 'starting'}) is working in the run folder "
+            f"{path.parent}; wait until it ends, then rerun the same command (a finished "
+            f"run is skipped, an unfinished one resumes)"
+        ) from None
+    except OSError as err:
+        raise UserError(
+            f"cannot write the run folder {path.parent} ({err.strerror or err}); make it "
+            f"writable or point paths.results_dir (or hydra.run.dir) elsewhere"
+        ) from None
+
+
+def exclusive_lock(path: Path, wait: bool) -> int | None:
+    """A descriptor of ``path`` (made with its folder if need be) holding its exclusive
+    ``flock``: the run folder's lock, and the representation cache's. ``wait``: block until
+    another holder lets go, else raise ``BlockingIOError`` whose ``strerror`` is the text the
+    holder wrote into the file. A holder that removes the file as it lets go (as
+    ``run_folder_lock`` does) is safe: the lock is taken again on the file now there. None,
+    with a warning, on a file system without locks; ``OSError`` when it cannot be made."""
     while True:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as err:
-            raise UserError(
-                f"cannot write the run folder {path.parent} ({err.strerror or err}); make it "
-                f"writable or point paths.results_dir (or hydra.run.dir) elsewhere"
-            ) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except OSError as err:
             holder = os.pread(fd, 200, 0).decode(errors="replace").strip()
             os.close(fd)
             if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 logging.getLogger("al").warning(
                     f"al run: warning: cannot lock {path} ({err.strerror}); running unlocked, so "
-                    f"start no second run into this folder meanwhile"
+                    f"start no second run that writes there meanwhile"
                 )
                 return None
-            raise UserError(
-                f"another al run ({holder or 'starting'}) is working in the run folder "
-                f"{path.parent}; wait until it ends, then rerun the same command (a finished "
-                f"run is skipped, an unfinished one resumes)"
-            ) from None
+            raise BlockingIOError(err.errno, holder) from None
         if _same_file(fd, path):
             return fd
         os.close(fd)  # its holder removed it after we opened it: lock the one there now

@@ -22,6 +22,7 @@ from al_cli.data import DataSplit, Oracle, Pool
 from al_cli.errors import UserError
 from al_cli.learner import Learner
 from al_cli.metrics import evaluate
+from al_cli.representations.base import Features
 from al_cli.results import Recorder
 from al_cli.seeding import derive_seed, numpy_rng, torch_generator
 from al_cli.strategies import Context, Selection, Strategy
@@ -95,6 +96,10 @@ class Experiment:
     initial: np.ndarray
     identity: dict[str, Any]
     device: torch.device
+    features: Features | None = None
+    """The run's representation (``representation=``), None without one."""
+    representation: dict[str, Any] | None = None
+    """What run.json records of it: name, cache key and file (``representations.load_features``)."""
 
 
 # -- starting or resuming -------------------------------------------------------------------
@@ -149,17 +154,27 @@ def start(
 
 
 def make_context(
-    learner: Learner, pool_x: torch.Tensor, pool: Pool, seed: int, round_: int
+    learner: Learner,
+    pool_x: torch.Tensor,
+    pool: Pool,
+    seed: int,
+    round_: int,
+    features: torch.Tensor | None = None,
 ) -> Context:
-    """The strategy's view of a round: inputs, revealed labels, seeded generators; no oracle."""
+    """The strategy's view of a round: inputs, revealed labels, seeded generators; no oracle.
+    ``features``: the representation of the pool, row for row with ``pool_x`` (None: none)."""
+    unlabeled = torch.as_tensor(pool.unlabeled_indices())
+    labeled = torch.as_tensor(pool.labeled_indices())
     return Context(
         learner=learner,
-        unlabeled_x=pool_x[torch.as_tensor(pool.unlabeled_indices())],
-        labeled_x=pool_x[torch.as_tensor(pool.labeled_indices())],
+        unlabeled_x=pool_x[unlabeled],
+        labeled_x=pool_x[labeled],
         labeled_y=pool.revealed_labels(),
         rng=numpy_rng(seed, "select", round_),
         generator=torch_generator(seed, "select", round_),
         round=round_,
+        unlabeled_features=None if features is None else features[unlabeled],
+        labeled_features=None if features is None else features[labeled],
     )
 
 
@@ -185,7 +200,8 @@ def one_round(
     query_seconds = 0.0
     chosen = None
     if k > 0:
-        ctx = make_context(learner, split.pool_x, pool, seed, round_)
+        pool_features = None if exp.features is None else exp.features.pool
+        ctx = make_context(learner, split.pool_x, pool, seed, round_, pool_features)
         t0 = time.perf_counter()
         sel = check_selection(exp.strategy.select(ctx, k), k, len(unlabeled), exp.strategy)
         query_seconds = time.perf_counter() - t0

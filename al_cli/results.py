@@ -51,11 +51,14 @@ def identity_config(cfg: DictConfig) -> dict[str, Any]:
     """Every setting that changes a run's results, resolved: what a checkpoint must match.
 
     Works on the task's config and on the root config with its ``hydra`` node (as the folder
-    name resolver sees it): each kept key is resolved on its own, never ``hydra.*``.
+    name resolver sees it): each kept key is resolved on its own, never ``hydra.*``. A group
+    that the root schema marks as ``added`` stays out while it holds its old behaviour
+    (``representation=none``).
     """
     out: dict[str, Any] = {}
+    left_out = not_identity_keys(cfg)  # groups added later, at their old behaviour
     for key in cfg:
-        if key in NOT_IDENTITY:
+        if key in NOT_IDENTITY or key in left_out:
             continue
         node = cfg[key]
         if not OmegaConf.is_config(node):

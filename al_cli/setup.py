@@ -17,8 +17,9 @@ from al_cli.errors import UserError
 from al_cli.learner import Learner
 from al_cli.loop import Budget, Experiment
 from al_cli.posteriors import build_posterior, network_factory
+from al_cli.representations import build_representation, load_features
 from al_cli.seeding import check_seed, numpy_rng
-from al_cli.strategies import build_strategy, check_compatible
+from al_cli.strategies import build_strategy, check_compatible, check_representation
 from al_cli.trainer import check_trainer
 
 
@@ -110,6 +111,8 @@ def setup(cfg: DictConfig) -> Experiment:
     trainer = check_trainer(cfg.trainer)
     device = resolve_device(cfg.device)
     strategy = build_strategy(cfg.strategy)
+    representation = build_representation(cfg.representation)
+    check_representation(strategy, representation is not None, names)
     split = place_inputs(load_dataset(cfg.dataset), device)
     check_budget_fits(budget, len(split.pool_x))
     factory = network_factory(
@@ -119,6 +122,10 @@ def setup(cfg: DictConfig) -> Experiment:
     posterior = build_posterior(cfg.posterior, factory)
     learner = Learner(posterior, device, trainer.eval_batch_size)
     check_compatible(strategy, posterior.provides, names)
+    # computed (or read from the cache) last, once every setting has been accepted
+    features, used = (
+        load_features(representation, cfg, split, device) if representation else (None, None)
+    )
     oracle = Oracle(split.pool_y)
     initial = oracle.draw_initial(
         budget.initial, budget.initial_balanced, numpy_rng(cfg.seed, "initial")
@@ -132,4 +139,6 @@ def setup(cfg: DictConfig) -> Experiment:
         **strategy.describe(),
         "seed": cfg.seed,
     }
-    return Experiment(split, oracle, learner, strategy, budget, initial, identity, device)
+    return Experiment(
+        split, oracle, learner, strategy, budget, initial, identity, device, features, used
+    )

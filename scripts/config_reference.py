@@ -405,6 +405,7 @@ GUIDES = {
     "model": "[Models](data-and-models.md#models), [Extending al](../how-to/extending.md)",
     "posterior": "[Strategies and posteriors](strategies.md)",
     "strategy": "[Strategies and posteriors](strategies.md)",
+    "representation": "[Representations](../how-to/representations.md)",
     "budget": "[`al run`](al-run.md)",
     "trainer": "[`al run`](al-run.md), [GPUs](data-and-models.md#gpus)",
     "logger": "[Tracking](../how-to/tracking.md)",

@@ -133,6 +133,9 @@ def test_user_config_dir(tmp_path: Path):
     assert read_csv(tmp_path / "run" / "learning_curve.csv")[0]["strategy"] == "my_margin"
 
 
+FIVE_ROWS = Path(__file__).parent / "data" / "representation" / "five_rows.npz"
+"""Features of 5 pool and 5 test rows ([5, 3] each): the wrong length for any data set here."""
+
 BAD_INPUTS: dict[str, tuple[list[str], str]] = {
     # name (the test id): (overrides, what the one-line refusal names)
     "initial_above_max_labels": (["budget.initial=100000"], "budget.initial"),
@@ -175,6 +178,23 @@ BAD_INPUTS: dict[str, tuple[list[str], str]] = {
         ["budget.query_size=1000000", "budget.max_labels=2000000"],
         "budget.max_labels=2000000",
     ),
+    "space_representation_without_one": (
+        ["strategy=coreset", "strategy.space=representation"],
+        "set representation=pca",
+    ),
+    "unknown_space": (["strategy=kmeans", "strategy.space=pixels"], "strategy.space"),
+    "pca_dim_0": (["representation=pca", "representation.dim=0"], "representation.dim"),
+    # synthetic inputs have 10 values: pca's default dim (32) is more than they hold
+    "pca_dim_above_inputs": (["representation=pca"], "representation.dim=32 exceeds"),
+    "features_file_wrong_length": (
+        ["representation=file", f"representation.path={FIVE_ROWS}"],
+        "'pool' has shape (5, 3), but the data set has 225 pool inputs",
+    ),
+    "features_file_missing": (
+        ["representation=file", "representation.path=nowhere.npz"],
+        "representation.path=nowhere.npz is not a file",
+    ),
+    "features_file_unset": (["representation=file"], "representation.path is not set"),
 }
 
 
@@ -203,6 +223,8 @@ CLI_BAD_INPUTS = [
     "negative_l2_per_label",
     "unknown_l2_scope",
     "budget_above_pool",
+    "space_representation_without_one",
+    "features_file_wrong_length",
 ]
 """The rows of ``BAD_INPUTS`` also tried through the real command, by name."""
 

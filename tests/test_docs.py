@@ -102,7 +102,9 @@ def test_every_option_and_key_of_configs_is_in_the_reference(page: str):
                 for f in dataclasses.fields(schema):
                     key = f"{package}{at}{f.name}"
                     assert f"`{key}`" in section, f"{key} of {path.name} is not in its section"
-    groups = {"dataset", "model", "posterior", "strategy", "budget", "trainer", "logger"}
+    groups = {
+        "dataset", "model", "posterior", "strategy", "representation", "budget", "trainer", "logger"
+    }  # fmt: skip
     top = found["top-level"]
     for f in dataclasses.fields(schemas.RootConfig):
         if f.name == "paths":

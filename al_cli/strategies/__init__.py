@@ -13,7 +13,9 @@ from al_cli.files import CURVE_COLUMNS
 from al_cli.strategies.base import Context, Selection, Strategy
 from al_cli.strategies.candidates import Candidates
 
-NEEDS = frozenset({"samples", "multiple_samples", "consistent_samples", "embed", "last_layer"})
+NEEDS = frozenset(
+    {"samples", "multiple_samples", "consistent_samples", "embed", "last_layer", "representation"}
+)
 WHY = {
     "multiple_samples": "several posterior samples (a Bayesian posterior: posterior=mc_dropout, "
     "deep_ensemble, bnn or laplace)",
@@ -22,6 +24,7 @@ WHY = {
     "embed": "penultimate embeddings (the model's embed(x))",
     "last_layer": "the last layer (the model's classifier, an nn.Linear)",
     "samples": "predictive samples",
+    "representation": "a representation (representation=pca or file)",
 }
 
 
@@ -60,7 +63,7 @@ def check_compatible(strategy: Strategy, provides: frozenset[str], names: dict[s
     sample count when it was built). ``names``: the chosen ``model``, ``posterior`` and ``strategy``
     options, for the message.
     """
-    missing = sorted(set(strategy.needs) - set(provides))
+    missing = sorted(set(strategy.needs) - set(provides) - {"representation"})
     if missing:
         acquisition = strategy.describe()["acquisition"]
         raise UserError(
@@ -72,4 +75,26 @@ def check_compatible(strategy: Strategy, provides: frozenset[str], names: dict[s
         )
 
 
-__all__ = ["Candidates", "Context", "Selection", "Strategy", "build_strategy", "check_compatible"]
+def check_representation(strategy: Strategy, has_one: bool, names: dict[str, str]) -> None:
+    """Refuse, before any data are read, a strategy that needs the run's representation in a
+    run without one (``representation=none``): the learner cannot stand in for it."""
+    if "representation" not in strategy.needs or has_one:
+        return
+    in_space = getattr(strategy, "space", None) == "representation"
+    raise UserError(
+        f"strategy={names['strategy']}{' with strategy.space=representation' if in_space else ''}"
+        f" needs a representation, but representation=none; set representation=pca (or "
+        f"representation=file with representation.path=FEATURES.npz)"
+        f"{', or strategy.space=embedding' if in_space else ''}"
+    )
+
+
+__all__ = [
+    "Candidates",
+    "Context",
+    "Selection",
+    "Strategy",
+    "build_strategy",
+    "check_compatible",
+    "check_representation",
+]

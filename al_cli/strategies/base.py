@@ -57,7 +57,9 @@ class Strategy(ABC):
 
     needs: frozenset[str] = frozenset()
     """What the learner must give: ``samples``, ``multiple_samples``, ``consistent_samples``,
-    ``embed``, ``last_layer``. Checked once at set-up, before any training."""
+    ``embed``, ``last_layer``; or ``representation``: the run's ``representation=`` (the
+    context's features), not the learner's. Checked once at set-up, before any training. An
+    instance may set its own (``needs`` of ``strategy.space``)."""
     diagnostics: tuple[str, ...] = ()
     """Names of the per-round numbers ``choose`` reports: each becomes a curve column."""
     candidates: int | None = None

@@ -38,7 +38,7 @@ from al_cli.errors import UserError
 from al_cli.strategies.base import Context, Selection, Strategy
 from al_cli.strategies.candidates import Candidates
 from al_cli.strategies.diversity import CELLS, sq_dists
-from al_cli.strategies.space import check_space, vectors
+from al_cli.strategies.space import check_space, space_needs, vectors
 from al_cli.strategies.typicality import kmeans_labels
 
 DELTAS = np.round(np.arange(0.05, 2.0 + 1e-9, 0.05), 2)
@@ -143,7 +143,7 @@ class ProbCover(Strategy):
 
     def __init__(
         self,
-        space: str = "embedding",
+        space: str = "representation",
         delta: float | None = None,
         alpha: float = 0.95,
         candidates: int | None = None,
@@ -159,7 +159,7 @@ class ProbCover(Strategy):
         super().__init__(candidates)
         self.delta = None if delta is None else float(delta)
         self.alpha = float(alpha)
-        self.needs = frozenset({"embed"}) if space == "embedding" else frozenset()
+        self.needs = space_needs(space)
 
     def choose(self, ctx: Context, candidates: Candidates, k: int) -> Selection:
         pool, labeled = vectors(ctx, candidates, self.space)

@@ -1,4 +1,5 @@
-"""Diversity strategies on penultimate embeddings: core-set (k-center greedy) and k-means."""
+"""Diversity strategies: core-set (k-center greedy) and k-means, on penultimate embeddings or on
+the run's representation (``strategy.space``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from al_cli.errors import check_choice
 from al_cli.progress import steps
 from al_cli.strategies.base import Context, Selection, Strategy
 from al_cli.strategies.candidates import Candidates
+from al_cli.strategies.space import candidate_vectors, check_space, space_needs, vectors
 from al_cli.threads import one_thread
 
 METRICS = ("euclidean", "cosine")
@@ -227,20 +229,25 @@ def nearest_distinct(points: torch.Tensor, centroids: torch.Tensor) -> np.ndarra
 
 
 class CoresetStrategy(Strategy):
-    """Core-set: the batch that best covers the pool in embedding space, with the labeled set.
-    Each pick's score is its distance to the nearest center when chosen; the covering radius
-    after the batch is the round's ``coreset_radius``."""
+    """Core-set: the batch that best covers the pool in ``space`` (the classifier's embeddings
+    or the run's representation), with the labeled set. Each pick's score is its distance to
+    the nearest center when chosen; the covering radius after the batch is the round's
+    ``coreset_radius``."""
 
     needs = frozenset({"embed"})
     diagnostics = ("coreset_radius",)
 
-    def __init__(self, metric: str = "euclidean", candidates: int | None = None):
+    def __init__(
+        self, metric: str = "euclidean", candidates: int | None = None, space: str = "embedding"
+    ):
         check_choice("strategy.metric", metric, METRICS)
         super().__init__(candidates)
         self.metric = metric
+        self.space = check_space(space)
+        self.needs = space_needs(space)
 
     def choose(self, ctx: Context, candidates: Candidates, k: int) -> Selection:
-        pool, labeled = ctx.learner.embed(candidates.x), ctx.learner.embed(ctx.labeled_x)
+        pool, labeled = vectors(ctx, candidates, self.space)
         picks, gaps, radius = k_center_greedy(pool, labeled, k, ctx.generator, self.metric)
         return Selection(picks, gaps, {"coreset_radius": radius})
 
@@ -249,14 +256,20 @@ class CoresetStrategy(Strategy):
 
 
 class KMeansStrategy(Strategy):
-    """Diversity baseline: k-means with k = the batch size; the point nearest each centroid.
+    """Diversity baseline: k-means with k = the batch size, in ``space`` (as core-set's); the
+    point nearest each centroid.
     k-means++ seeding, then at most 50 Lloyd iterations: the picks rarely move after that.
     Each pick's score is minus its distance to its centroid."""
 
     needs = frozenset({"embed"})
 
+    def __init__(self, candidates: int | None = None, space: str = "embedding"):
+        super().__init__(candidates)
+        self.space = check_space(space)
+        self.needs = space_needs(space)
+
     def choose(self, ctx: Context, candidates: Candidates, k: int) -> Selection:
-        pool = ctx.learner.embed(candidates.x).float()
+        pool = candidate_vectors(ctx, candidates, self.space).float()
         seed = int(ctx.rng.integers(2**31 - 1))
         with warnings.catch_warnings():  # fewer distinct points than k: some clusters repeat
             warnings.simplefilter("ignore", ConvergenceWarning)

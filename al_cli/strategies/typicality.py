@@ -41,7 +41,7 @@ from sklearn.exceptions import ConvergenceWarning
 from al_cli.strategies.base import Context, Selection, Strategy
 from al_cli.strategies.candidates import Candidates
 from al_cli.strategies.diversity import CELLS, sq_dists
-from al_cli.strategies.space import check_space, vectors
+from al_cli.strategies.space import check_space, space_needs, vectors
 
 MIN_CLUSTER_SIZE = 5
 MAX_NUM_CLUSTERS = 500
@@ -131,10 +131,10 @@ class TypiClust(Strategy):
     Each pick's score is its typicality (1 / mean squared distance to its nearest neighbours
     in its cluster)."""
 
-    def __init__(self, space: str = "embedding", candidates: int | None = None):
+    def __init__(self, space: str = "representation", candidates: int | None = None):
         self.space = check_space(space)
         super().__init__(candidates)
-        self.needs = frozenset({"embed"}) if space == "embedding" else frozenset()
+        self.needs = space_needs(space)
 
     def choose(self, ctx: Context, candidates: Candidates, k: int) -> Selection:
         pool, labeled = vectors(ctx, candidates, self.space)
