@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -68,8 +69,12 @@ def test_bad_settings_are_refused_before_any_work(name: str, override: str, mess
 
 
 LOW_BUDGET = {
-    "typiclust": ("typicality", "typiclust_embedding", ()),
-    "probcover": ("probcover", "max_coverage_embedding", ("probcover_coverage", "probcover_delta")),
+    "typiclust": ("typicality", "typiclust_representation", ()),
+    "probcover": (
+        "probcover",
+        "max_coverage_representation",
+        ("probcover_coverage", "probcover_delta"),
+    ),
     "epig": ("epig", "topk", ()),
 }
 DIGITS_TINY = [
@@ -83,7 +88,8 @@ DIGITS_TINY = [
 
 
 def test_the_low_budget_strategies_run_on_digits(tmp_path: Path):
-    """TypiClust, ProbCover and EPIG through the real command on the default data (digits)."""
+    """TypiClust, ProbCover and EPIG through the real command on the default data (digits);
+    TypiClust and ProbCover on the whitened PCA their YAMLs pick (the run records it)."""
     out = run_al(
         "run", "-m", *DIGITS_TINY, f"strategy={','.join(LOW_BUDGET)}",
         f"hydra.sweep.dir={tmp_path}", "hydra.sweep.subdir=${strategy.name}",
@@ -98,6 +104,8 @@ def test_the_low_budget_strategies_run_on_digits(tmp_path: Path):
         }
         queries = read_csv(tmp_path / name / "queries.csv")
         assert len({q["pool_index"] for q in queries}) == 30
+        used = json.loads((tmp_path / name / "run.json").read_text()).get("representation")
+        assert (used or {}).get("name") == (None if name == "epig" else "pca"), name
         assert all(q["score"] != "" for q in queries if q["round"] != "0"), name
         for column in columns:  # a number after each selection, empty in the last round
             assert all(r[column] != "" for r in curve[:-1]) and curve[-1][column] == ""

@@ -120,7 +120,7 @@ def test_the_strategy_clusters_labeled_and_candidates_from_their_embeddings():
     sel = TypiClust(space="embedding").select(ctx, 1)
     assert 39 <= sel.positions[0] < 69
     assert TypiClust(space="embedding").needs == {"embed"}
-    assert TypiClust(space="representation").needs == frozenset()
+    assert TypiClust(space="representation").needs == {"representation"}
     with pytest.raises(UserError, match="strategy.space"):
         TypiClust(space="pixels")
 
