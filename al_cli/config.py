@@ -286,6 +286,9 @@ class TrainerConfig:
     # PyTorch's DataLoader default) or drop (DataLoader's drop_last: every step sees
     # batch_size examples, those left over are left out of that epoch only)
     last_batch: str = field(default=MISSING, metadata=added("keep"))
+    # how a step's batch is drawn: epochs (slices of a new permutation each epoch) or
+    # replacement (batch_size rows drawn with replacement for every step)
+    sampling: str = field(default=MISSING, metadata=added("epochs"))
     eval_batch_size: int = MISSING
     warm_start: bool = MISSING
     # bfloat16 autocast while training on CUDA (ignored on other devices)

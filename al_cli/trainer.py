@@ -29,6 +29,7 @@ Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 OPTIMIZERS = ("adam", "adamw", "sgd")
 L2_SCOPES = ("hidden", "all")
 LAST_BATCH = ("keep", "drop")
+SAMPLING = ("epochs", "replacement")
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class TrainerSettings:
     min_steps: int
     batch_size: int
     last_batch: str
+    sampling: str
     eval_batch_size: int
     warm_start: bool
     amp: bool
@@ -142,7 +144,21 @@ def check_trainer(cfg: DictConfig | TrainerSettings) -> TrainerSettings:
     check_choice("trainer.optimizer", t.optimizer, OPTIMIZERS)
     check_choice("trainer.l2_scope", t.l2_scope, L2_SCOPES)
     check_choice("trainer.last_batch", t.last_batch, LAST_BATCH)
+    check_choice("trainer.sampling", t.sampling, SAMPLING)
     return t
+
+
+def index_batches(
+    n: int, batch: int, count: int, sampling: str, gen: torch.Generator
+) -> list[torch.Tensor]:
+    """One epoch's ``count`` batches of row indices: slices of a permutation
+    (``trainer.sampling=epochs``; the last one smaller unless ``last_batch=drop`` left it out)
+    or ``batch`` rows drawn with replacement for each step (``replacement``, as a loop of
+    ``torch.randint`` draws: every step sees ``batch`` rows, some twice, none set aside)."""
+    if sampling == "replacement":
+        return [torch.randint(n, (batch,), generator=gen, device=gen.device) for _ in range(count)]
+    perm = torch.randperm(n, generator=gen, device=gen.device)
+    return [perm[i * batch : (i + 1) * batch] for i in range(count)]
 
 
 def train_network(
@@ -158,17 +174,20 @@ def train_network(
     final-epoch cross-entropy.
 
     Runs ``max(epochs * ceil(n / batch_size), min_steps)`` steps (``floor`` with
-    ``trainer.last_batch=drop``), rounded up to whole epochs, so that tiny labeled sets still
-    get enough updates. Data order, augmentation and dropout masks all follow ``seed``.
+    ``trainer.last_batch=drop``), rounded up to whole epochs unless ``trainer.sampling`` is
+    ``replacement``, so that tiny labeled sets still get enough updates. Data order,
+    augmentation and dropout masks all follow ``seed``.
     With ``trainer.amp`` on CUDA the forward pass runs under bfloat16 autocast (no loss
     scaling is needed for bfloat16); elsewhere ``amp`` changes nothing.
     """
     device = next(net.parameters()).device
     n = len(x)
     batch = min(cfg.batch_size, n)
-    per_epoch = n // batch if cfg.last_batch == "drop" else math.ceil(n / batch)
-    seen = min(n, per_epoch * batch)  # examples per epoch: n, or fewer when dropping the last
-    epochs = max(cfg.epochs, math.ceil(cfg.min_steps / per_epoch))
+    drop = cfg.last_batch == "drop" and cfg.sampling == "epochs"
+    per_epoch = n // batch if drop else math.ceil(n / batch)
+    total = max(cfg.epochs * per_epoch, cfg.min_steps)
+    if cfg.sampling == "epochs":
+        total = math.ceil(total / per_epoch) * per_epoch  # whole epochs
     opt = make_optimizer(net, cfg, n)
     order_gen = torch_generator(seed, "order", device=device)
     augment_gen = torch_generator(seed, "augment", device=device)
@@ -176,11 +195,10 @@ def train_network(
     net.train()
     loss = torch.zeros(())
     with seeded(seed, device):
-        for _ in steps(epochs, "training", "epoch"):
-            perm = torch.randperm(n, generator=order_gen, device=device)
-            epoch_ce = torch.zeros((), device=device)
-            for start in range(0, seen, batch):
-                idx = perm[start : start + batch]
+        for epoch in steps(math.ceil(total / per_epoch), "training", "epoch"):
+            todo = min(per_epoch, total - epoch * per_epoch)
+            epoch_ce, seen = torch.zeros((), device=device), 0
+            for idx in index_batches(n, batch, todo, cfg.sampling, order_gen):
                 xb = x[idx] if augment is None else augment(x[idx], augment_gen)
                 with amp:
                     ce = F.cross_entropy(net(xb), y[idx])
@@ -188,13 +206,13 @@ def train_network(
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                epoch_ce += ce.detach().float() * len(idx)
+                epoch_ce, seen = epoch_ce + ce.detach().float() * len(idx), seen + len(idx)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(
                     f"the training loss became {loss.item()} with {n} labels; "
                     f"lower trainer.lr (now {cfg.lr})"
                 )
     net.eval()
-    done = Training(steps=epochs * per_epoch, loss=float(epoch_ce) / seen)
+    done = Training(steps=total, loss=float(epoch_ce) / seen)
     log.debug(f"trained on {n} labels: {done.steps} steps, final-epoch loss {done.loss:.4f}")
     return done

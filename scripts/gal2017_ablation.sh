@@ -40,6 +40,7 @@ VARIANTS=(
     "peer bald $train posterior.samples=20 posterior.consistent_masks=true"
     "peer_masks bald $train posterior.samples=20"
     "peer_masks_drop bald,random $train posterior.samples=20 trainer.last_batch=drop"
+    "peer_masks_replacement bald,random $train posterior.samples=20 trainer.sampling=replacement"
     "keras bald,random"
     "batch64 bald trainer.batch_size=64"
     "minsteps300 bald trainer.min_steps=300"

@@ -173,6 +173,7 @@ BAD_INPUTS: dict[str, tuple[list[str], str]] = {
     "negative_l2_per_label": (["trainer.l2_per_label=-1"], "trainer.l2_per_label"),
     "unknown_l2_scope": (["trainer.l2_scope=everything"], "trainer.l2_scope"),
     "unknown_last_batch": (["trainer.last_batch=last"], "trainer.last_batch"),
+    "unknown_sampling": (["trainer.sampling=bootstrap"], "trainer.sampling"),
     # a budget the pool (225 inputs here) cannot meet: refused, not run until the pool is spent
     "budget_above_pool": (
         ["budget.query_size=1000000", "budget.max_labels=2000000"],

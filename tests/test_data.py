@@ -340,7 +340,8 @@ GAL2017_KERAS_TRAINING = {
     "trainer": {
         "optimizer": "adam", "lr": 0.001, "weight_decay": 0.0, "l2_per_label": 3.5,
         "l2_scope": "hidden", "momentum": 0.9, "epochs": 50, "min_steps": 0, "batch_size": 128,
-        "last_batch": "keep", "eval_batch_size": 1024, "warm_start": False, "amp": False,
+        "last_batch": "keep", "sampling": "epochs", "eval_batch_size": 1024, "warm_start": False,
+        "amp": False,
     },
     "posterior": {
         "name": "mc_dropout", "_target_": "al_cli.posteriors.mc_dropout.MCDropout",

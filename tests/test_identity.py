@@ -78,15 +78,16 @@ def test_what_never_changes_results_leaves_the_folder_alone(monkeypatch, tmp_pat
 
 
 def test_a_key_added_later_moves_no_folder_until_it_is_set():
-    """``trainer.l2_per_label``, ``trainer.l2_scope``, ``trainer.last_batch`` and ``model.init``
-    came after runs were
-    filed: at the values that reproduce the old behaviour they stay out of the hash, any other
+    """``trainer.l2_per_label``, ``trainer.l2_scope``, ``trainer.last_batch``,
+    ``trainer.sampling`` and ``model.init`` came after runs were filed: at the values that
+    reproduce the old behaviour they stay out of the hash, any other
     value moves it."""
     for base, key, other in (
         (["dataset=mnist", "model=cnn"], "trainer.l2_per_label", "3.5"),
         (["dataset=mnist", "model=cnn"], "model.init", "glorot"),
         (["dataset=mnist", "model=cnn"], "trainer.l2_scope", "all"),
         (["dataset=mnist", "model=cnn"], "trainer.last_batch", "drop"),
+        (["dataset=mnist", "model=cnn"], "trainer.sampling", "replacement"),
     ):
         folder = run_dir(*base)
         neutral = {
@@ -94,6 +95,7 @@ def test_a_key_added_later_moves_no_folder_until_it_is_set():
             "model.init": "torch",
             "trainer.l2_scope": "hidden",
             "trainer.last_batch": "keep",
+            "trainer.sampling": "epochs",
         }[key]
         assert run_dir(*base, f"{key}={neutral}") == folder
         assert run_dir(*base, f"{key}={other}") != folder

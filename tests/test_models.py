@@ -245,6 +245,35 @@ def test_last_batch_drop_steps_only_on_full_batches():
         check_trainer(cfg)
 
 
+def test_sampling_with_replacement_draws_every_step_anew():
+    """``trainer.sampling=replacement``: ``max(epochs * ceil(n / batch), min_steps)`` steps,
+    not rounded up to whole epochs, each of ``batch`` rows drawn with replacement (20 labels,
+    batch 8: some rows twice in a step); ``epochs`` never repeats a row within an epoch."""
+    from al_cli.trainer import check_trainer
+
+    cfg = compose_config("trainer.batch_size=8", "trainer.epochs=2", "trainer.min_steps=0").trainer
+    cfg.sampling = "replacement"
+    x, y = torch.arange(20.0)[:, None].repeat(1, 10), torch.arange(20) % 2
+    net = network_factory(compose_config().model, cfg, (10,), 2, torch.device("cpu")).build(0)
+    seen: list[torch.Tensor] = []
+    net.register_forward_pre_hook(lambda _, args: seen.append(args[0][:, 0].long()))
+    assert train_network(net, x, y, cfg, 0).steps == 2 * 3
+    assert [len(b) for b in seen] == [8] * 6
+    assert any(len(b.unique()) < len(b) for b in seen)
+    seen.clear()
+    cfg.min_steps = 10
+    assert train_network(net, x, y, cfg, 0).steps == 10  # not rounded up to 12
+    assert len(seen) == 10
+    seen.clear()
+    cfg.sampling, cfg.min_steps = "epochs", 0
+    train_network(net, x, y, cfg, 0)
+    assert all(len(b.unique()) == len(b) for b in seen)
+    assert sorted(torch.cat(seen[:3]).tolist()) == list(range(20))
+    cfg.sampling = "bootstrap"
+    with pytest.raises(UserError, match="trainer.sampling='bootstrap' is not known"):
+        check_trainer(cfg)
+
+
 def test_glorot_init_is_keras_glorot_uniform_with_zero_biases():
     from al_cli.models.cnn import GalCNN
 
