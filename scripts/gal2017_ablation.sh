@@ -15,7 +15,10 @@
 # resumes unfinished ones: stop and restart it freely. ONLY=name,name runs those variants only,
 # STRATEGIES=name,name those of their strategies only.
 # Environment: SEEDS (default 0,1,2,3,4,5), MAX_LABELS (300), JOBS, DEVICE (cpu; cuda on a GPU
-# machine, where JOBS runs share it), MNIST5K (the npz), AL (the al command).
+# machine, where JOBS runs share it), MNIST5K (the npz), AL (the al command). To keep a sweep
+# that spans sessions on one version of al, point AL at a git worktree of that commit
+# (PYTHONPATH=WORKTREE python -m al_cli) with `ln -s ../configs WORKTREE/al_cli/configs`: an
+# editable install otherwise reads configs/ from its own checkout, not the worktree's.
 # Then: python scripts/gal2017_table.py OUT --peer ../shared/peers/results/baal_gal_mnist5k.csv
 set -euo pipefail
 OUT=${1:-results/gal2017_ablation}
