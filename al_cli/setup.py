@@ -19,7 +19,12 @@ from al_cli.loop import Budget, Experiment
 from al_cli.posteriors import build_posterior, network_factory
 from al_cli.representations import build_representation, load_features
 from al_cli.seeding import check_seed, numpy_rng
-from al_cli.strategies import build_strategy, check_compatible, check_representation
+from al_cli.strategies import (
+    build_strategy,
+    check_cold_start,
+    check_compatible,
+    check_representation,
+)
 from al_cli.trainer import check_trainer
 
 
@@ -59,8 +64,10 @@ def check_budget(cfg: DictConfig) -> Budget:
         query_size=cfg.query_size,
         max_labels=cfg.max_labels,
     )
-    if b.initial < 1:
-        raise UserError(f"budget.initial={b.initial} must be at least 1")
+    if b.initial < 0:
+        raise UserError(f"budget.initial={b.initial} must be 0 (a cold start) or more")
+    if b.max_labels < 1:
+        raise UserError(f"budget.max_labels={b.max_labels} must be at least 1")
     if b.query_size <= 0:
         raise UserError(f"budget.query_size={b.query_size} must be a positive integer")
     if b.max_labels < b.initial:
@@ -113,6 +120,7 @@ def setup(cfg: DictConfig) -> Experiment:
     strategy = build_strategy(cfg.strategy)
     representation = build_representation(cfg.representation)
     check_representation(strategy, representation is not None, names)
+    check_cold_start(strategy, budget.initial, names["strategy"])
     split = place_inputs(load_dataset(cfg.dataset), device)
     check_budget_fits(budget, len(split.pool_x))
     factory = network_factory(

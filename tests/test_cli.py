@@ -142,7 +142,9 @@ BAD_INPUTS: dict[str, tuple[list[str], str]] = {
     "query_size_0": (["budget.query_size=0"], "budget.query_size"),
     "query_size_negative": (["budget.query_size=-3"], "budget.query_size"),
     "max_labels_below_initial": (["budget.max_labels=5"], "budget.max_labels"),
-    "initial_0": (["budget.initial=0"], "budget.initial"),
+    "initial_negative": (["budget.initial=-1"], "budget.initial=-1"),
+    # a cold start with a strategy that needs a trained model (random, typiclust... need none)
+    "initial_0_model_strategy": (["budget.initial=0", "strategy=entropy"], "budget.initial>0"),
     "balanced_initial_below_classes": (
         ["budget.initial_balanced=true", "budget.initial=2"],
         "budget.initial_balanced",
@@ -213,6 +215,7 @@ def test_bad_input_is_refused_at_setup(overrides: list[str], key: str):
 
 CLI_BAD_INPUTS = [
     "initial_above_max_labels",
+    "initial_0_model_strategy",
     "balanced_initial_below_classes",
     "missing_cuda_device",
     "bald_on_one_sample",

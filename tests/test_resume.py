@@ -299,3 +299,39 @@ def test_resume_false_starts_over(tmp_path: Path, reference: Path):
     Recorder(folder, {}, {}).start()
     assert not (folder / CHECKPOINT).exists() and not (folder / "learning_curve.csv").exists()
     assert run_info(folder)["status"] == "running"
+
+
+MID_RUN_CASES = {
+    # a cold start: the strategy's first batch is round 0's labels (no initial set)
+    "cold_start": [
+        "budget.initial=0",
+        "strategy=typiclust",
+        "representation=pca",
+        "representation.dim=5",
+    ],
+}
+
+
+@pytest.mark.parametrize("overrides", list(MID_RUN_CASES.values()), ids=list(MID_RUN_CASES))
+def test_stopped_mid_run_then_resumed_equals_uninterrupted(tmp_path: Path, overrides: list[str]):
+    """Stop after round 1, resume from the checkpoint in a new set-up: the same queries.csv,
+    byte for byte, and the same curve but for its timings."""
+    cfg = compose_config(*FAST, f"paths.cache_dir={tmp_path / 'cache'}", *overrides)
+
+    def run(out: Path, resume=None, stop=lambda: False) -> None:
+        rec = Recorder(out, {}, {})
+        if resume is not None:
+            rec.restore(resume)
+        rec.start()
+        run_rounds(setup(cfg), 0, rec, resume=resume, stop_requested=stop)
+
+    run(tmp_path / "full")
+    stops = iter([False, True])
+    with pytest.raises(Interrupted):
+        run(tmp_path / "part", stop=lambda: next(stops))
+    checkpoint = load_checkpoint(tmp_path / "part" / CHECKPOINT)
+    assert checkpoint["next_round"] == 2 and not checkpoint["finished"]
+    run(tmp_path / "part", resume=checkpoint)
+    full, part = tmp_path / "full", tmp_path / "part"
+    assert (part / "queries.csv").read_bytes() == (full / "queries.csv").read_bytes()
+    assert_same_results(part, full)

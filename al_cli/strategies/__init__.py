@@ -75,6 +75,26 @@ def check_compatible(strategy: Strategy, provides: frozenset[str], names: dict[s
         )
 
 
+def needs_model(strategy: Strategy) -> bool:
+    """Whether the strategy asks a trained learner for anything: one that needs nothing, or
+    only the run's representation, can choose before any label is revealed."""
+    return not set(strategy.needs) <= {"representation"}
+
+
+def check_cold_start(strategy: Strategy, initial: int, name: str) -> None:
+    """Refuse ``budget.initial=0`` (the strategy picks the first batch with no trained model)
+    for a strategy that needs one, before any data are read."""
+    if initial > 0 or not needs_model(strategy):
+        return
+    needs = sorted(set(strategy.needs) - {"representation"})
+    raise UserError(
+        f"budget.initial=0 lets the strategy pick the first batch before any model is trained, "
+        f"but strategy={name} needs {WHY[needs[0]]} from a trained model; set budget.initial>0, "
+        f"or use a strategy that needs none (random, typiclust, probcover, or coreset/kmeans "
+        f"with strategy.space=representation)"
+    )
+
+
 def check_representation(strategy: Strategy, has_one: bool, names: dict[str, str]) -> None:
     """Refuse, before any data are read, a strategy that needs the run's representation in a
     run without one (``representation=none``): the learner cannot stand in for it."""
@@ -95,6 +115,8 @@ __all__ = [
     "Selection",
     "Strategy",
     "build_strategy",
+    "check_cold_start",
     "check_compatible",
     "check_representation",
+    "needs_model",
 ]
