@@ -49,7 +49,16 @@ def added(value: Any) -> dict[str, Any]:
 
 
 @dataclass
-class SplitDataset(Option):
+class DatasetOption(Option):
+    """What every data set has: a validation split that al holds out of its pool."""
+
+    # labeled inputs held out of the pool, stratified by class, drawn once per split_seed (0
+    # where a data set has none); never queried; scored each round as val_accuracy and val_nll
+    val_size: int = field(default=0, metadata=added(0))
+
+
+@dataclass
+class SplitDataset(DatasetOption):
     """A data set without an official test set: a stratified split fixed by ``split_seed``."""
 
     split_seed: int = MISSING
@@ -74,7 +83,7 @@ class SyntheticDataset(SplitDataset):
 
 
 @dataclass
-class ImageTransforms(Option):
+class ImageTransforms(DatasetOption):
     """Normalisation (empty: from the pool) and training-time crop (+ flip) augmentation."""
 
     mean: list[float] = field(default_factory=list)
@@ -265,6 +274,8 @@ class BudgetConfig:
     initial_balanced: bool = MISSING
     query_size: int = MISSING
     max_labels: int = MISSING
+    # whether dataset.val_size's labels count against max_labels (and in the curve's n_labeled)
+    count_validation: bool = field(default=False, metadata=added(False))
 
 
 @dataclass
@@ -290,6 +301,10 @@ class TrainerConfig:
     warm_start: bool = MISSING
     # bfloat16 autocast while training on CUDA (ignored on other devices)
     amp: bool = MISSING
+    # keep each network at the epoch of its best validation accuracy (needs dataset.val_size)
+    select_on_val: bool = field(default=False, metadata=added(False))
+    # with select_on_val: epochs between validation checks (the last epoch is always checked)
+    val_every: int = field(default=1, metadata=added(1))
 
 
 @dataclass

@@ -21,7 +21,7 @@ from al_cli import progress
 from al_cli.data import DataSplit, Oracle, Pool
 from al_cli.errors import UserError
 from al_cli.learner import Learner
-from al_cli.metrics import evaluate
+from al_cli.metrics import evaluate, validation_metrics
 from al_cli.representations.base import Features
 from al_cli.results import Recorder
 from al_cli.seeding import derive_seed, numpy_rng, torch_generator
@@ -38,14 +38,19 @@ class Budget:
     initial_balanced: bool
     query_size: int
     max_labels: int
+    validation: int = 0
+    """The validation set's labels when the budget pays for them (``budget.count_validation``):
+    counted against ``max_labels`` and in the curve's ``n_labeled``; 0 when they are free."""
 
     def batch(self, n_labeled: int, n_unlabeled: int) -> int:
-        """This round's batch: the query size, or what is left of the budget or the pool."""
-        return max(0, min(self.query_size, self.max_labels - n_labeled, n_unlabeled))
+        """This round's batch, ``n_labeled`` labels in the pool: the query size, or what is
+        left of the budget or the pool."""
+        left = self.max_labels - self.validation - n_labeled
+        return max(0, min(self.query_size, left, n_unlabeled))
 
     def rounds_left(self, n_labeled: int) -> int:
-        """Queries still to make from ``n_labeled`` labels (the pool may end them sooner)."""
-        return max(0, -(-(self.max_labels - n_labeled) // self.query_size))
+        """Queries still to make from ``n_labeled`` pool labels (the pool may end them sooner)."""
+        return max(0, -(-(self.max_labels - self.validation - n_labeled) // self.query_size))
 
 
 class Interrupted(Exception):
@@ -226,6 +231,8 @@ def one_round(
 
     t0 = time.perf_counter()
     metrics = evaluate(learner.predict_proba(split.test_x), split.test_y)
+    if split.val_x is not None:
+        metrics |= validation_metrics(learner.predict_proba(split.val_x), split.val_y)
     eval_seconds = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -234,7 +241,7 @@ def one_round(
 
     row = {
         "round": round_,
-        "n_labeled": pool.n_labeled,
+        "n_labeled": pool.n_labeled + exp.budget.validation,
         **metrics,
         **training,
         "train_seconds": round(train_seconds, 4),

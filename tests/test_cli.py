@@ -197,6 +197,15 @@ BAD_INPUTS: dict[str, tuple[list[str], str]] = {
         "representation.path=nowhere.npz is not a file",
     ),
     "features_file_unset": (["representation=file"], "representation.path is not set"),
+    "val_size_negative": (["dataset.val_size=-1"], "dataset.val_size=-1"),
+    # 225 pool inputs less 200 held out cannot give budget.max_labels=40
+    "val_size_above_pool": (["dataset.val_size=200"], "lower dataset.val_size"),
+    "select_on_val_without_val": (["trainer.select_on_val=true"], "dataset.val_size"),
+    "val_every_0": (["dataset.val_size=10", "trainer.val_every=0"], "trainer.val_every"),
+    "count_validation_spends_the_budget": (
+        ["dataset.val_size=35", "budget.count_validation=true"],
+        "budget.count_validation=true",
+    ),
 }
 
 
@@ -228,6 +237,9 @@ CLI_BAD_INPUTS = [
     "budget_above_pool",
     "space_representation_without_one",
     "features_file_wrong_length",
+    "val_size_negative",
+    "val_size_above_pool",
+    "select_on_val_without_val",
 ]
 """The rows of ``BAD_INPUTS`` also tried through the real command, by name."""
 

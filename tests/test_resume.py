@@ -14,6 +14,7 @@ import torch
 
 import al_cli.resolvers  # noqa: F401  (registers the folder-name resolvers)
 from al_cli.errors import UserError
+from al_cli.experiment import curve_columns
 from al_cli.loop import Interrupted, OutOfMemory, check_resumable, round_error, run_rounds
 from al_cli.results import (
     CHECKPOINT,
@@ -309,6 +310,14 @@ MID_RUN_CASES = {
         "representation=pca",
         "representation.dim=5",
     ],
+    # a validation set paid from the budget, the best epoch kept on it: 40 pool labels of 70
+    "validation": [
+        "dataset.val_size=30",
+        "budget.count_validation=true",
+        "budget.max_labels=70",
+        "trainer.select_on_val=true",
+        "trainer.val_every=2",
+    ],
 }
 
 
@@ -319,11 +328,12 @@ def test_stopped_mid_run_then_resumed_equals_uninterrupted(tmp_path: Path, overr
     cfg = compose_config(*FAST, f"paths.cache_dir={tmp_path / 'cache'}", *overrides)
 
     def run(out: Path, resume=None, stop=lambda: False) -> None:
-        rec = Recorder(out, {}, {})
+        exp = setup(cfg)
+        rec = Recorder(out, {}, {}, columns=curve_columns(exp))
         if resume is not None:
             rec.restore(resume)
         rec.start()
-        run_rounds(setup(cfg), 0, rec, resume=resume, stop_requested=stop)
+        run_rounds(exp, 0, rec, resume=resume, stop_requested=stop)
 
     run(tmp_path / "full")
     stops = iter([False, True])

@@ -9,7 +9,7 @@ from omegaconf import DictConfig
 from al_cli.build import call, target_class
 from al_cli.config import option_name
 from al_cli.errors import UserError
-from al_cli.files import CURVE_COLUMNS
+from al_cli.files import CURVE_COLUMNS, VALIDATION_COLUMNS
 from al_cli.strategies.base import Context, Selection, Strategy
 from al_cli.strategies.candidates import Candidates
 
@@ -45,13 +45,12 @@ def build_strategy(cfg: DictConfig) -> Strategy:
             f"strategy={name}: describe() must return exactly the keys acquisition and "
             f"selection, got {sorted(described) if isinstance(described, dict) else described!r}"
         )
+    taken = CURVE_COLUMNS + VALIDATION_COLUMNS
     for column in strategy.diagnostics:
-        if not (column.isidentifier() and not keyword.iskeyword(column)) or column in (
-            CURVE_COLUMNS
-        ):
+        if not (column.isidentifier() and not keyword.iskeyword(column)) or column in taken:
             raise UserError(
                 f"strategy={name} declares the diagnostic {column!r}, which is not a new column "
-                f"name (a Python identifier not among {', '.join(CURVE_COLUMNS)})"
+                f"name (a Python identifier not among {', '.join(taken)})"
             )
     return strategy
 
