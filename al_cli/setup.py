@@ -123,8 +123,8 @@ def hold_out_validation(
     seed = cfg.dataset.get("split_seed", 0)
     split, keep = hold_out(split, int(cfg.dataset.get("val_size", 0)), numpy_rng(seed, "val"))
     if features is not None:
-        features = Features(features.pool[torch.as_tensor(keep, device=features.pool.device)],
-                            features.test)  # fmt: skip
+        rows = torch.as_tensor(keep, device=features.pool.device)
+        features = Features(features.pool[rows], features.test)
     return split, features
 
 
