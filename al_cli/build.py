@@ -21,10 +21,11 @@ from al_cli.config import option_name
 from al_cli.errors import UserError
 
 
-def option_kwargs(cfg: DictConfig) -> dict[str, Any]:
-    """The option's keys as plain Python values, without ``name`` and ``_target_``."""
+def option_kwargs(cfg: DictConfig, omit: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The option's keys as plain Python values, without ``name``, ``_target_`` and ``omit``
+    (keys al reads itself, as ``dataset.val_size``)."""
     keys = OmegaConf.to_container(cfg, resolve=True)
-    return {k: v for k, v in keys.items() if k not in ("name", "_target_")}
+    return {k: v for k, v in keys.items() if k not in ("name", "_target_", *omit)}
 
 
 def import_target(cfg: DictConfig, group: str) -> Any:
@@ -64,9 +65,12 @@ def target_class(cfg: DictConfig, group: str, base: type, what: str) -> type:
     return obj
 
 
-def check_signature(fn: Any, group: str, cfg: DictConfig, *args: Any) -> dict[str, Any]:
-    """The option's keys, once it is sure that ``fn(*args, **keys)`` takes exactly them."""
-    kwargs = option_kwargs(cfg)
+def check_signature(
+    fn: Any, group: str, cfg: DictConfig, *args: Any, omit: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The option's keys (but ``omit``), once it is sure that ``fn(*args, **keys)`` takes
+    exactly them."""
+    kwargs = option_kwargs(cfg, omit)
     try:
         inspect.signature(fn).bind(*args, **kwargs)
     except TypeError as err:
@@ -78,6 +82,7 @@ def check_signature(fn: Any, group: str, cfg: DictConfig, *args: Any) -> dict[st
     return kwargs
 
 
-def call(fn: Any, group: str, cfg: DictConfig, *args: Any) -> Any:
-    """``fn(*args, **keys)``, after checking that ``fn`` takes exactly the option's keys."""
-    return fn(*args, **check_signature(fn, group, cfg, *args))
+def call(fn: Any, group: str, cfg: DictConfig, *args: Any, omit: tuple[str, ...] = ()) -> Any:
+    """``fn(*args, **keys)``, after checking that ``fn`` takes exactly the option's keys (but
+    ``omit``)."""
+    return fn(*args, **check_signature(fn, group, cfg, *args, omit=omit))

@@ -18,7 +18,7 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
-from al_cli.identity import RENAMED
+from al_cli.identity import MOVED  # noqa: F401  (re-exported: the refusal of an old key)
 from al_cli.names import NAME_MAX, check_name, option_name  # noqa: F401  (re-exported)
 
 # OmegaConf reads Optional[...], not X | None, in dataclass fields: hence the noqa below.
@@ -49,7 +49,16 @@ def added(value: Any) -> dict[str, Any]:
 
 
 @dataclass
-class SplitDataset(Option):
+class DatasetOption(Option):
+    """What every data set has: a validation split that al holds out of its pool."""
+
+    # labeled inputs held out of the pool, stratified by class, drawn once per split_seed (0
+    # where a data set has none); never queried; scored each round as val_accuracy and val_nll
+    val_size: int = field(default=0, metadata=added(0))
+
+
+@dataclass
+class SplitDataset(DatasetOption):
     """A data set without an official test set: a stratified split fixed by ``split_seed``."""
 
     split_seed: int = MISSING
@@ -74,7 +83,7 @@ class SyntheticDataset(SplitDataset):
 
 
 @dataclass
-class ImageTransforms(Option):
+class ImageTransforms(DatasetOption):
     """Normalisation (empty: from the pool) and training-time crop (+ flip) augmentation."""
 
     mean: list[float] = field(default_factory=list)
@@ -265,6 +274,8 @@ class BudgetConfig:
     initial_balanced: bool = MISSING
     query_size: int = MISSING
     max_labels: int = MISSING
+    # whether dataset.val_size's labels count against max_labels (and in the curve's n_labeled)
+    count_validation: bool = field(default=False, metadata=added(False))
 
 
 @dataclass
@@ -293,6 +304,10 @@ class TrainerConfig:
     warm_start: bool = MISSING
     # bfloat16 autocast while training on CUDA (ignored on other devices)
     amp: bool = MISSING
+    # keep each network at the epoch of its best validation accuracy (needs dataset.val_size)
+    select_on_val: bool = field(default=False, metadata=added(False))
+    # with select_on_val: epochs between validation checks (the last epoch is always checked)
+    val_every: int = field(default=1, metadata=added(1))
 
 
 @dataclass
@@ -389,35 +404,6 @@ SCHEMAS: dict[str, dict[str, type]] = {
 
 GROUPS = ("dataset", "model", "posterior", "strategy")
 """The groups whose options are built from ``_target_`` with their keys as arguments."""
-
-READ_BY = {
-    "samples": "a posterior that samples: posterior=mc_dropout, bnn or laplace",
-    "consistent_masks": "posterior=mc_dropout",
-    "members": "posterior=deep_ensemble",
-    "bootstrap": "posterior=deep_ensemble",
-    "prior_sigma": "posterior=bnn",
-    "hessian": "posterior=laplace",
-    "prior_precision": "posterior=laplace",
-}
-"""The posterior options that read each key ``identity.RENAMED`` moved there (a key moved
-without an entry here fails on import, not in a user's refusal)."""
-MEANING = {"samples": "the number of samples", "members": "the ensemble size"}
-
-
-def moved_hint(new: tuple[str, str]) -> str:
-    """Where a renamed key lives now (``use posterior.hessian, with posterior=laplace``)."""
-    group, key = new
-    lead = f"{MEANING[key]} is" if key in MEANING else "use"
-    return f"{lead} {group}.{key}, with {READ_BY[key]}"
-
-
-MOVED = {
-    "strategy.posterior": "the posterior is a config group of its own: use posterior=NAME "
-    "(deterministic, mc_dropout, deep_ensemble, bnn, laplace)",
-    **{f"{old[0]}.{old[1]}": moved_hint(new) for new, old in RENAMED.items()},
-}
-"""Keys of earlier versions that live elsewhere now (``identity.RENAMED``, old -> new, and
-the posterior that was a strategy key): named in the refusal of the old key."""
 
 
 def register() -> None:

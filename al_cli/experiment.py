@@ -15,6 +15,7 @@ from al_cli import progress
 from al_cli.console import log, log_file
 from al_cli.data import load_dataset
 from al_cli.errors import UserError
+from al_cli.files import VALIDATION_COLUMNS
 from al_cli.folders import remove_stale_temporaries
 from al_cli.loop import Experiment, Interrupted, run_rounds
 from al_cli.provenance import provenance
@@ -54,7 +55,7 @@ def run_experiment(
         **({"classes": list(exp.split.classes)} if exp.split.classes else {}),
         **provenance(exp.device),
     }
-    columns = CURVE_COLUMNS + list(exp.strategy.diagnostics)
+    columns = curve_columns(exp)
     recorder = Recorder(out_dir, config, extra, settings, columns, exp.split.fingerprint)
     if checkpoint is not None:
         recorder.restore(checkpoint)
@@ -66,6 +67,13 @@ def run_experiment(
             log.info(f"al run: resuming {out_dir} at round {checkpoint['next_round']}")
         log.info(f"al run: {exp.identity['strategy']} on {exp.identity['dataset']} -> {out_dir}")
         run_recorded(cfg, exp, recorder, checkpoint, stop_requested)
+
+
+def curve_columns(exp: Experiment) -> list[str]:
+    """learning_curve.csv's columns: the schema's, the validation set's where there is one,
+    then the strategy's diagnostics."""
+    validation = VALIDATION_COLUMNS if exp.split.val_x is not None else []
+    return CURVE_COLUMNS + validation + list(exp.strategy.diagnostics)
 
 
 def run_recorded(

@@ -39,6 +39,11 @@ both averaged over the networks trained, empty where a posterior trains otherwis
 timing column, and only those, ends in ``_seconds``. A strategy's declared diagnostics (e.g.
 ``coreset_radius``) follow as extra columns, empty in the last round, which selects nothing."""
 
+VALIDATION_COLUMNS = ["val_accuracy", "val_nll"]
+"""With a validation set (``dataset.val_size`` > 0), these follow ``CURVE_COLUMNS``: the
+round's prediction scored on it. A curve without them (no validation set, or written before
+they existed) plots as before; ``al plot --metric val_accuracy`` skips it with a warning."""
+
 QUERY_COLUMNS = ["round", "pool_index", "label", "score"]
 """``round``: the first round whose training set includes the label (0: the initial set).
 ``score``: what the strategy chose the input by (empty for the initial set and for strategies

@@ -21,7 +21,7 @@ from al_cli import progress
 from al_cli.data import DataSplit, Oracle, Pool
 from al_cli.errors import UserError
 from al_cli.learner import Learner
-from al_cli.metrics import evaluate
+from al_cli.metrics import evaluate, validation_metrics
 from al_cli.representations.base import Features
 from al_cli.results import Recorder
 from al_cli.seeding import derive_seed, numpy_rng, torch_generator
@@ -38,14 +38,19 @@ class Budget:
     initial_balanced: bool
     query_size: int
     max_labels: int
+    validation: int = 0
+    """The validation set's labels when the budget pays for them (``budget.count_validation``):
+    counted against ``max_labels`` and in the curve's ``n_labeled``; 0 when they are free."""
 
     def batch(self, n_labeled: int, n_unlabeled: int) -> int:
-        """This round's batch: the query size, or what is left of the budget or the pool."""
-        return max(0, min(self.query_size, self.max_labels - n_labeled, n_unlabeled))
+        """This round's batch, ``n_labeled`` labels in the pool: the query size, or what is
+        left of the budget or the pool."""
+        left = self.max_labels - self.validation - n_labeled
+        return max(0, min(self.query_size, left, n_unlabeled))
 
     def rounds_left(self, n_labeled: int) -> int:
-        """Queries still to make from ``n_labeled`` labels (the pool may end them sooner)."""
-        return max(0, -(-(self.max_labels - n_labeled) // self.query_size))
+        """Queries still to make from ``n_labeled`` pool labels (the pool may end them sooner)."""
+        return max(0, -(-(self.max_labels - self.validation - n_labeled) // self.query_size))
 
 
 class Interrupted(Exception):
@@ -134,11 +139,14 @@ def check_resumable(resume: dict[str, Any], keep_model: bool, posterior: str) ->
 
 
 def start(
-    exp: Experiment, resume: dict[str, Any] | None, keep_model: bool
+    exp: Experiment, seed: int, resume: dict[str, Any] | None, keep_model: bool
 ) -> tuple[Pool, int, list[dict[str, Any]]]:
-    """The pool, the first round to run and the queries not yet recorded: the initial set for a
-    new run, the checkpoint's labels (and networks, for a warm start) for a resumed one."""
+    """The pool, the first round to run and the queries not yet recorded: the initial set (or
+    the strategy's first batch, ``cold_start``) for a new run, the checkpoint's labels (and
+    networks, for a warm start) for a resumed one."""
     pool = Pool(len(exp.split.pool_x))
+    if resume is None and len(exp.initial) == 0:
+        return pool, 0, cold_start(exp, seed, pool)
     if resume is None:
         labels = exp.oracle.reveal(exp.initial)
         pool.add(exp.initial, labels, round_=0)
@@ -160,9 +168,11 @@ def make_context(
     seed: int,
     round_: int,
     features: torch.Tensor | None = None,
+    purpose: str = "select",
 ) -> Context:
     """The strategy's view of a round: inputs, revealed labels, seeded generators; no oracle.
-    ``features``: the representation of the pool, row for row with ``pool_x`` (None: none)."""
+    ``features``: the representation of the pool, row for row with ``pool_x`` (None: none).
+    ``purpose`` seeds the generators with the round (``cold_start``'s pick draws apart)."""
     unlabeled = torch.as_tensor(pool.unlabeled_indices())
     labeled = torch.as_tensor(pool.labeled_indices())
     return Context(
@@ -170,12 +180,40 @@ def make_context(
         unlabeled_x=pool_x[unlabeled],
         labeled_x=pool_x[labeled],
         labeled_y=pool.revealed_labels(),
-        rng=numpy_rng(seed, "select", round_),
-        generator=torch_generator(seed, "select", round_),
+        rng=numpy_rng(seed, purpose, round_),
+        generator=torch_generator(seed, purpose, round_),
         round=round_,
         unlabeled_features=None if features is None else features[unlabeled],
         labeled_features=None if features is None else features[labeled],
     )
+
+
+def select(
+    exp: Experiment, seed: int, pool: Pool, round_: int, purpose: str = "select"
+) -> Selection | None:
+    """The strategy's batch for this round, its positions mapped to pool indices; None when
+    the budget or the pool is spent."""
+    unlabeled = pool.unlabeled_indices()
+    k = exp.budget.batch(pool.n_labeled, len(unlabeled))
+    if k == 0:
+        return None
+    features = None if exp.features is None else exp.features.pool
+    ctx = make_context(exp.learner, exp.split.pool_x, pool, seed, round_, features, purpose)
+    sel = check_selection(exp.strategy.select(ctx, k), k, len(unlabeled), exp.strategy)
+    return Selection(unlabeled[sel.positions], sel.scores, sel.diagnostics)
+
+
+def cold_start(exp: Experiment, seed: int, pool: Pool) -> list[dict[str, Any]]:
+    """``budget.initial=0``: with no label to train on, the strategy (one that needs no trained
+    model, checked at set-up) picks round 0's training set itself, as TypiClust and ProbCover
+    do; its picks and scores are round 0's queries. No curve row is written at 0 labels: round
+    0's row is the first, after this batch is revealed (its diagnostics are not recorded)."""
+    chosen = select(exp, seed, pool, 0, purpose="cold_start")
+    if chosen is None:  # set-up refuses a budget without a label to spend
+        raise RuntimeError("a cold start with nothing to select")
+    labels = exp.oracle.reveal(chosen.positions)
+    pool.add(chosen.positions, labels, 0)
+    return query_rows(chosen.positions, labels, 0, chosen.scores)
 
 
 def one_round(
@@ -183,7 +221,7 @@ def one_round(
 ) -> tuple[dict[str, Any], Selection | None]:
     """Fit, evaluate and select once: the round's row (without identity) and the selection
     (None when the budget or the pool is spent), its positions mapped to pool indices."""
-    split, learner, budget = exp.split, exp.learner, exp.budget
+    split, learner = exp.split, exp.learner
     labeled = torch.as_tensor(pool.labeled_indices())
     x_lab, y_lab = split.pool_x[labeled], pool.revealed_labels()
 
@@ -193,23 +231,17 @@ def one_round(
 
     t0 = time.perf_counter()
     metrics = evaluate(learner.predict_proba(split.test_x), split.test_y)
+    if split.val_x is not None:
+        metrics |= validation_metrics(learner.predict_proba(split.val_x), split.val_y)
     eval_seconds = time.perf_counter() - t0
 
-    unlabeled = pool.unlabeled_indices()
-    k = budget.batch(pool.n_labeled, len(unlabeled))
-    query_seconds = 0.0
-    chosen = None
-    if k > 0:
-        pool_features = None if exp.features is None else exp.features.pool
-        ctx = make_context(learner, split.pool_x, pool, seed, round_, pool_features)
-        t0 = time.perf_counter()
-        sel = check_selection(exp.strategy.select(ctx, k), k, len(unlabeled), exp.strategy)
-        query_seconds = time.perf_counter() - t0
-        chosen = Selection(unlabeled[sel.positions], sel.scores, sel.diagnostics)
+    t0 = time.perf_counter()
+    chosen = select(exp, seed, pool, round_)
+    query_seconds = time.perf_counter() - t0 if chosen is not None else 0.0
 
     row = {
         "round": round_,
-        "n_labeled": pool.n_labeled,
+        "n_labeled": pool.n_labeled + exp.budget.validation,
         **metrics,
         **training,
         "train_seconds": round(train_seconds, 4),
@@ -268,7 +300,7 @@ def run_rounds(
     save the posterior's networks in every checkpoint (warm start needs them to resume).
     ``stop_requested`` is asked after each saved round; if it says yes, ``Interrupted``.
     """
-    pool, round_, new_queries = start(exp, resume, keep_model)
+    pool, round_, new_queries = start(exp, seed, resume, keep_model)
     bar = tqdm(
         total=round_ + 1 + exp.budget.rounds_left(pool.n_labeled),
         initial=round_,

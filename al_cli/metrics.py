@@ -32,3 +32,10 @@ def evaluate(probs: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         "test_nll": nll(probs, y),
         "test_ece": ece(probs, y),
     }
+
+
+def validation_metrics(probs: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    """The curve's ``val_accuracy`` and ``val_nll``: the validation set (``dataset.val_size``)
+    scored as the test set is."""
+    probs, y = probs.double(), y.to(probs.device)
+    return {"val_accuracy": accuracy(probs, y), "val_nll": nll(probs, y)}

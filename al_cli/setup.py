@@ -6,20 +6,27 @@ run folder (``run_folder``), and nothing here runs a round (``loop``).
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Any
 
 import torch
 from omegaconf import DictConfig
 
 from al_cli.config import option_name
-from al_cli.data import Oracle, load_dataset, place_inputs
+from al_cli.data import DataSplit, Oracle, load_dataset, place_inputs
+from al_cli.data.validation import check_val_size, hold_out
 from al_cli.errors import UserError
 from al_cli.learner import Learner
 from al_cli.loop import Budget, Experiment
 from al_cli.posteriors import build_posterior, network_factory
-from al_cli.representations import build_representation, load_features
+from al_cli.representations import Features, build_representation, load_features
 from al_cli.seeding import check_seed, numpy_rng
-from al_cli.strategies import build_strategy, check_compatible, check_representation
+from al_cli.strategies import (
+    build_strategy,
+    check_cold_start,
+    check_compatible,
+    check_representation,
+)
 from al_cli.trainer import check_trainer
 
 
@@ -59,8 +66,10 @@ def check_budget(cfg: DictConfig) -> Budget:
         query_size=cfg.query_size,
         max_labels=cfg.max_labels,
     )
-    if b.initial < 1:
-        raise UserError(f"budget.initial={b.initial} must be at least 1")
+    if b.initial < 0:
+        raise UserError(f"budget.initial={b.initial} must be 0 (a cold start) or more")
+    if b.max_labels < 1:
+        raise UserError(f"budget.max_labels={b.max_labels} must be at least 1")
     if b.query_size <= 0:
         raise UserError(f"budget.query_size={b.query_size} must be a positive integer")
     if b.max_labels < b.initial:
@@ -80,6 +89,43 @@ def check_budget_fits(budget: Budget, pool_size: int) -> None:
                 f"budget.{key}={value} is larger than the pool ({pool_size} inputs); set "
                 f"budget.{key} to at most {pool_size}"
             )
+
+
+def check_validation(cfg: DictConfig, budget: Budget, pool_size: int) -> Budget:
+    """Refuse a validation split the pool or the budget cannot give, or a trainer that selects
+    on one that is not there; returns the budget with the validation labels it pays for."""
+    val_size = int(cfg.dataset.get("val_size", 0))
+    if cfg.trainer.select_on_val and val_size == 0:
+        raise UserError(
+            "trainer.select_on_val=true needs a validation set, but dataset.val_size=0; set "
+            "dataset.val_size to the inputs to hold out, or trainer.select_on_val=false"
+        )
+    counted = val_size if cfg.budget.count_validation else 0
+    if budget.max_labels - counted < max(budget.initial, 1):
+        raise UserError(
+            f"budget.max_labels={budget.max_labels} leaves {budget.max_labels - counted} labels "
+            f"for the pool once budget.count_validation=true pays for dataset.val_size="
+            f"{val_size}, fewer than budget.initial={budget.initial} (or 1); raise "
+            f"budget.max_labels or lower dataset.val_size"
+        )
+    key = "budget.max_labels" + (" less dataset.val_size" if counted else "")
+    check_val_size(val_size, pool_size, budget.max_labels - counted, key)
+    return replace(budget, validation=counted)
+
+
+def hold_out_validation(
+    cfg: DictConfig, split: DataSplit, features: Features | None
+) -> tuple[DataSplit, Features | None]:
+    """The split with its validation set held out of the pool (``dataset.val_size``), drawn
+    from ``dataset.split_seed`` (0 for a data set without one), and the representation's pool
+    rows that stay. The representation is computed on the whole pool, labels unseen, so one
+    cached file serves every ``val_size``."""
+    seed = cfg.dataset.get("split_seed", 0)
+    split, keep = hold_out(split, int(cfg.dataset.get("val_size", 0)), numpy_rng(seed, "val"))
+    if features is not None:
+        rows = torch.as_tensor(keep, device=features.pool.device)
+        features = Features(features.pool[rows], features.test)
+    return split, features
 
 
 def check_settings(cfg: DictConfig) -> Budget:
@@ -113,8 +159,10 @@ def setup(cfg: DictConfig) -> Experiment:
     strategy = build_strategy(cfg.strategy)
     representation = build_representation(cfg.representation)
     check_representation(strategy, representation is not None, names)
+    check_cold_start(strategy, budget.initial, names["strategy"])
     split = place_inputs(load_dataset(cfg.dataset), device)
     check_budget_fits(budget, len(split.pool_x))
+    budget = check_validation(cfg, budget, len(split.pool_x))
     factory = network_factory(
         cfg.model, trainer, split.input_shape, split.num_classes, device, split.augment
     )
@@ -126,6 +174,9 @@ def setup(cfg: DictConfig) -> Experiment:
     features, used = (
         load_features(representation, cfg, split, device) if representation else (None, None)
     )
+    split, features = hold_out_validation(cfg, split, features)
+    if trainer.select_on_val:
+        factory.validation = (split.val_x, split.val_y)
     oracle = Oracle(split.pool_y)
     initial = oracle.draw_initial(
         budget.initial, budget.initial_balanced, numpy_rng(cfg.seed, "initial")

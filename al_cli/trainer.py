@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
 import torch
@@ -62,6 +62,8 @@ class TrainerSettings:
     eval_batch_size: int
     warm_start: bool
     amp: bool
+    select_on_val: bool = False
+    val_every: int = 1
 
 
 class TrainingDiverged(UserError):
@@ -122,15 +124,16 @@ def check_trainer(cfg: DictConfig | TrainerSettings) -> TrainerSettings:
     if isinstance(cfg, TrainerSettings):
         return cfg
     names = [f.name for f in fields(TrainerSettings)]
-    missing = [name for name in names if name not in cfg or OmegaConf.is_missing(cfg, name)]
+    required = [f.name for f in fields(TrainerSettings) if f.default is MISSING]
+    missing = [name for name in required if name not in cfg or OmegaConf.is_missing(cfg, name)]
     if missing:
         raise UserError(
             f"the trainer config has no value for {', '.join(missing)}; set "
             f"trainer.{missing[0]} (configs/trainer/default.yaml has every key)"
         )
     values: dict[str, Any] = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
-    t = TrainerSettings(**{name: values[name] for name in names})
-    for key in ("epochs", "batch_size", "eval_batch_size"):
+    t = TrainerSettings(**{name: values[name] for name in names if name in values})
+    for key in ("epochs", "batch_size", "eval_batch_size", "val_every"):
         if getattr(t, key) <= 0:
             raise UserError(f"trainer.{key}={getattr(t, key)} must be a positive integer")
     if t.min_steps < 0:
@@ -161,6 +164,40 @@ def index_batches(
     return [perm[i * batch : (i + 1) * batch] for i in range(count)]
 
 
+class KeepBest:
+    """``trainer.select_on_val``: the network's state at its best validation accuracy, checked
+    every ``val_every`` epochs and after the last (the earliest of equal accuracies). The check
+    runs the network in eval mode without a random draw (no dropout; a BNN's mean weights), so
+    training follows the same path as without it; only the state kept at the end differs."""
+
+    def __init__(self, validation: tuple[torch.Tensor, torch.Tensor], cfg: TrainerSettings):
+        self.x, self.y = validation
+        self.every, self.batch = cfg.val_every, cfg.eval_batch_size
+        self.best = -1.0
+        self.state: dict[str, torch.Tensor] = {}
+
+    @torch.no_grad()
+    def check(self, net: nn.Module, epoch: int, last: bool) -> None:
+        """After epoch ``epoch`` (from 1): keep the state if validation accuracy improved."""
+        if epoch % self.every and not last:
+            return
+        net.eval()
+        device = next(net.parameters()).device
+        right = sum(
+            int((net(self.x[i : i + self.batch].to(device)).argmax(1).cpu() == yb).sum())
+            for i, yb in zip(
+                range(0, len(self.x), self.batch), self.y.split(self.batch), strict=True
+            )
+        )
+        net.train()
+        if right / len(self.y) > self.best:
+            self.best = right / len(self.y)
+            self.state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+
+    def restore(self, net: nn.Module) -> None:
+        net.load_state_dict(self.state)
+
+
 def train_network(
     net: nn.Module,
     x: torch.Tensor,
@@ -169,9 +206,12 @@ def train_network(
     seed: int,
     extra_loss: ExtraLoss | None = None,
     augment: Augment | None = None,
+    validation: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> Training:
     """Train ``net`` in place on (x, y), already on the net's device; returns its steps and
-    final-epoch cross-entropy.
+    final-epoch cross-entropy (of the whole run, whichever epoch is kept). With
+    ``trainer.select_on_val`` and a ``validation`` set (inputs, labels), the network ends at
+    the epoch of its best validation accuracy (``KeepBest``).
 
     Runs ``max(epochs * ceil(n / batch_size), min_steps)`` steps (``floor`` with
     ``trainer.last_batch=drop``), rounded up to whole epochs unless ``trainer.sampling`` is
@@ -192,10 +232,12 @@ def train_network(
     order_gen = torch_generator(seed, "order", device=device)
     augment_gen = torch_generator(seed, "augment", device=device)
     amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cfg.amp and device.type == "cuda")
+    keep = KeepBest(validation, cfg) if cfg.select_on_val and validation is not None else None
     net.train()
     loss = torch.zeros(())
     with seeded(seed, device):
-        for epoch in steps(math.ceil(total / per_epoch), "training", "epoch"):
+        epochs = math.ceil(total / per_epoch)
+        for epoch in steps(epochs, "training", "epoch"):
             todo = min(per_epoch, total - epoch * per_epoch)
             epoch_ce, seen = torch.zeros((), device=device), 0
             for idx in index_batches(n, batch, todo, cfg.sampling, order_gen):
@@ -212,6 +254,10 @@ def train_network(
                     f"the training loss became {loss.item()} with {n} labels; "
                     f"lower trainer.lr (now {cfg.lr})"
                 )
+            if keep is not None:
+                keep.check(net, epoch + 1, last=epoch + 1 == epochs)
+    if keep is not None:
+        keep.restore(net)
     net.eval()
     done = Training(steps=total, loss=float(epoch_ce) / seen)
     log.debug(f"trained on {n} labels: {done.steps} steps, final-epoch loss {done.loss:.4f}")

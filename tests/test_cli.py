@@ -142,7 +142,9 @@ BAD_INPUTS: dict[str, tuple[list[str], str]] = {
     "query_size_0": (["budget.query_size=0"], "budget.query_size"),
     "query_size_negative": (["budget.query_size=-3"], "budget.query_size"),
     "max_labels_below_initial": (["budget.max_labels=5"], "budget.max_labels"),
-    "initial_0": (["budget.initial=0"], "budget.initial"),
+    "initial_negative": (["budget.initial=-1"], "budget.initial=-1"),
+    # a cold start with a strategy that needs a trained model (random, typiclust... need none)
+    "initial_0_model_strategy": (["budget.initial=0", "strategy=entropy"], "budget.initial>0"),
     "balanced_initial_below_classes": (
         ["budget.initial_balanced=true", "budget.initial=2"],
         "budget.initial_balanced",
@@ -196,6 +198,15 @@ BAD_INPUTS: dict[str, tuple[list[str], str]] = {
         "representation.path=nowhere.npz is not a file",
     ),
     "features_file_unset": (["representation=file"], "representation.path is not set"),
+    "val_size_negative": (["dataset.val_size=-1"], "dataset.val_size=-1"),
+    # 225 pool inputs less 200 held out cannot give budget.max_labels=40
+    "val_size_above_pool": (["dataset.val_size=200"], "lower dataset.val_size"),
+    "select_on_val_without_val": (["trainer.select_on_val=true"], "dataset.val_size"),
+    "val_every_0": (["dataset.val_size=10", "trainer.val_every=0"], "trainer.val_every"),
+    "count_validation_spends_the_budget": (
+        ["dataset.val_size=35", "budget.count_validation=true"],
+        "budget.count_validation=true",
+    ),
 }
 
 
@@ -214,6 +225,7 @@ def test_bad_input_is_refused_at_setup(overrides: list[str], key: str):
 
 CLI_BAD_INPUTS = [
     "initial_above_max_labels",
+    "initial_0_model_strategy",
     "balanced_initial_below_classes",
     "missing_cuda_device",
     "bald_on_one_sample",
@@ -226,6 +238,9 @@ CLI_BAD_INPUTS = [
     "budget_above_pool",
     "space_representation_without_one",
     "features_file_wrong_length",
+    "val_size_negative",
+    "val_size_above_pool",
+    "select_on_val_without_val",
 ]
 """The rows of ``BAD_INPUTS`` also tried through the real command, by name."""
 

@@ -341,7 +341,7 @@ GAL2017_KERAS_TRAINING = {
         "optimizer": "adam", "lr": 0.001, "weight_decay": 0.0, "l2_per_label": 3.5,
         "l2_scope": "hidden", "momentum": 0.9, "epochs": 50, "min_steps": 0, "batch_size": 128,
         "last_batch": "keep", "sampling": "epochs", "eval_batch_size": 1024, "warm_start": False,
-        "amp": False,
+        "amp": False, "select_on_val": False, "val_every": 1,
     },
     "posterior": {
         "name": "mc_dropout", "_target_": "al_cli.posteriors.mc_dropout.MCDropout",
@@ -352,7 +352,10 @@ GAL2017_KERAS_TRAINING = {
         "filters": 32, "kernel_size": 4, "conv_dropout": 0.25, "init": "glorot",
     },
     "dataset": {"name": "mnist", "mean": [0.0], "std": [1.0], "augment": False},
-    "budget": {"initial": 20, "initial_balanced": True, "query_size": 10, "max_labels": 1000},
+    "budget": {
+        "initial": 20, "initial_balanced": True, "query_size": 10, "max_labels": 1000,
+        "count_validation": False,
+    },
     "candidates": 2000,
 }  # fmt: skip
 """The authors' Keras code, as +experiment=gal2017_keras resolves it."""

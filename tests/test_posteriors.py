@@ -27,6 +27,8 @@ TRAINER = OmegaConf.create(
         "warm_start": False,
         "l2_per_label": 0.0,
         "l2_scope": "hidden",
+        "last_batch": "keep",
+        "sampling": "epochs",
         "amp": False,
     }
 )

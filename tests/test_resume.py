@@ -14,6 +14,7 @@ import torch
 
 import al_cli.resolvers  # noqa: F401  (registers the folder-name resolvers)
 from al_cli.errors import UserError
+from al_cli.experiment import curve_columns
 from al_cli.loop import Interrupted, OutOfMemory, check_resumable, round_error, run_rounds
 from al_cli.results import (
     CHECKPOINT,
@@ -299,3 +300,48 @@ def test_resume_false_starts_over(tmp_path: Path, reference: Path):
     Recorder(folder, {}, {}).start()
     assert not (folder / CHECKPOINT).exists() and not (folder / "learning_curve.csv").exists()
     assert run_info(folder)["status"] == "running"
+
+
+MID_RUN_CASES = {
+    # a cold start: the strategy's first batch is round 0's labels (no initial set)
+    "cold_start": [
+        "budget.initial=0",
+        "strategy=typiclust",
+        "representation=pca",
+        "representation.dim=5",
+    ],
+    # a validation set paid from the budget, the best epoch kept on it: 40 pool labels of 70
+    "validation": [
+        "dataset.val_size=30",
+        "budget.count_validation=true",
+        "budget.max_labels=70",
+        "trainer.select_on_val=true",
+        "trainer.val_every=2",
+    ],
+}
+
+
+@pytest.mark.parametrize("overrides", list(MID_RUN_CASES.values()), ids=list(MID_RUN_CASES))
+def test_stopped_mid_run_then_resumed_equals_uninterrupted(tmp_path: Path, overrides: list[str]):
+    """Stop after round 1, resume from the checkpoint in a new set-up: the same queries.csv,
+    byte for byte, and the same curve but for its timings."""
+    cfg = compose_config(*FAST, f"paths.cache_dir={tmp_path / 'cache'}", *overrides)
+
+    def run(out: Path, resume=None, stop=lambda: False) -> None:
+        exp = setup(cfg)
+        rec = Recorder(out, {}, {}, columns=curve_columns(exp))
+        if resume is not None:
+            rec.restore(resume)
+        rec.start()
+        run_rounds(exp, 0, rec, resume=resume, stop_requested=stop)
+
+    run(tmp_path / "full")
+    stops = iter([False, True])
+    with pytest.raises(Interrupted):
+        run(tmp_path / "part", stop=lambda: next(stops))
+    checkpoint = load_checkpoint(tmp_path / "part" / CHECKPOINT)
+    assert checkpoint["next_round"] == 2 and not checkpoint["finished"]
+    run(tmp_path / "part", resume=checkpoint)
+    full, part = tmp_path / "full", tmp_path / "part"
+    assert (part / "queries.csv").read_bytes() == (full / "queries.csv").read_bytes()
+    assert_same_results(part, full)

@@ -27,6 +27,8 @@ UNIT = [o for o in FAST if not o.startswith("budget.")] + [
     "dataset.n_samples=200",
     "budget.max_labels=100",  # within the 200-input set's pool: a larger budget is refused
 ]
+PCA_DIM = "representation.dim=4"
+"""For the strategies whose YAML picks representation=pca: the synthetic inputs have 10 values."""
 SEVERAL = ["posterior=deep_ensemble", "posterior.members=2"]
 
 
@@ -43,6 +45,8 @@ def cases() -> list[tuple[str, list[str]]]:
 def first_round(name: str, extra: list[str], seed: int = 0):
     """Set up a run, label an initial set and fit: the state a strategy sees in round 0."""
     cfg = compose_config(*UNIT, f"strategy={name}", f"seed={seed}", *extra)
+    if cfg.representation.name == "pca":
+        cfg = compose_config(*UNIT, f"strategy={name}", f"seed={seed}", *extra, PCA_DIM)
     exp = setup(cfg)
     if "multiple_samples" in exp.strategy.needs:
         assert exp.learner.n_samples > 1
@@ -50,7 +54,8 @@ def first_round(name: str, extra: list[str], seed: int = 0):
     pool.add(exp.initial, exp.oracle.reveal(exp.initial), 0)
     x_lab = exp.split.pool_x[torch.as_tensor(pool.labeled_indices())]
     exp.learner.fit(x_lab, pool.revealed_labels(), seed)
-    return exp, pool, make_context(exp.learner, exp.split.pool_x, pool, seed, 0)
+    features = None if exp.features is None else exp.features.pool
+    return exp, pool, make_context(exp.learner, exp.split.pool_x, pool, seed, 0, features)
 
 
 @pytest.mark.parametrize(
@@ -72,7 +77,8 @@ def test_strategy_conformance(name: str, extra: list[str]):
         assert set(sel.diagnostics) == set(exp.strategy.diagnostics)
     # reproducible under a seed: the same round replayed from scratch picks the same batch
     exp2, _, ctx2 = first_round(name, extra)
-    again = make_context(exp.learner, exp.split.pool_x, pool, 0, 0)
+    features = None if exp.features is None else exp.features.pool
+    again = make_context(exp.learner, exp.split.pool_x, pool, 0, 0, features)
     a, b = exp.strategy.select(again, 7), exp2.strategy.select(ctx2, 7)
     assert a.positions.tolist() == b.positions.tolist()
     assert (a.scores is None) == (b.scores is None)
@@ -112,6 +118,8 @@ def reachable(root: object, limit: int = 20000) -> list[object]:
 def test_strategies_never_see_hidden_labels(name: str):
     """Through a whole run, no context reaches the oracle, the data split, or a hidden label."""
     cfg = compose_config(*FAST, f"strategy={name}")
+    if cfg.representation.name == "pca":
+        cfg = compose_config(*FAST, f"strategy={name}", PCA_DIM)
     exp = setup(cfg)
     seen: list = []
     select = exp.strategy.select

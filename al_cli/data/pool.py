@@ -36,6 +36,8 @@ class Oracle:
         A class-balanced start needs the labels, so the simulation's oracle draws it.
         """
         size = len(self._labels)
+        if n == 0:  # a cold start (budget.initial=0): nothing to draw, nothing to balance
+            return np.empty(0, dtype=np.int64)
         if not balanced:
             return rng.choice(size, size=n, replace=False)
         labels = self._labels.numpy()

@@ -42,6 +42,10 @@ class DataSplit:
     classes: tuple[Any, ...] = ()
     """What each class index stands for in the user's data (the original label, or the image
     folder's name), recorded in run.json; empty for the built-in sets."""
+    val_x: torch.Tensor | None = None
+    """The validation inputs held out of the pool (``dataset.val_size``, ``data.validation``);
+    None without a validation set. A loader leaves these unset."""
+    val_y: torch.Tensor | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -81,7 +85,8 @@ def load_dataset(cfg: DictConfig) -> DataSplit:
             f"with @al_cli.data.loader"
         )
     name = option_name(cfg, "dataset")
-    split = call(fn, "dataset", cfg)
+    # val_size is al's, not the loader's: the split is held out of the pool at set-up
+    split = call(fn, "dataset", cfg, omit=("val_size",))
     if not isinstance(split, DataSplit):
         raise UserError(
             f"dataset={name}: {cfg._target_} returned a {type(split).__name__}, not a DataSplit"

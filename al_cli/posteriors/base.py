@@ -44,6 +44,9 @@ class NetworkFactory:
     device: torch.device
     augment: Augment | None = None
     """The data set's training-time augmentation, applied by every ``train`` call."""
+    validation: tuple[torch.Tensor, torch.Tensor] | None = None
+    """The validation set (inputs, labels) that ``trainer.select_on_val`` keeps the best epoch
+    by; set once the split is held out (``setup``), None without one."""
     trained: list[Training] = field(init=False, default_factory=list)
     """Every ``train`` call since the learner last read them (``Learner.fit``)."""
     provides: frozenset[str] = field(init=False, default=frozenset())
@@ -68,7 +71,9 @@ class NetworkFactory:
     ) -> Training:
         if self.trainer is None:
             raise ValueError("this network factory was made without trainer settings")
-        done = train_network(net, x, y, self.trainer, seed, extra_loss, self.augment)
+        done = train_network(
+            net, x, y, self.trainer, seed, extra_loss, self.augment, self.validation
+        )
         self.trained.append(done)
         return done
 

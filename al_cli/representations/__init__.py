@@ -36,12 +36,13 @@ def build_representation(cfg: DictConfig) -> Representation | None:
 
 def cache_key(cfg: DictConfig, split: DataSplit) -> dict[str, Any]:
     """What a cached representation is computed from: the data's content, the dataset's and
-    the representation's settings that change results (the split, the scaling, ``dim``)."""
+    the representation's settings that change results (the split, the scaling, ``dim``); not
+    ``dataset.val_size``, as features are computed on the whole pool, validation set and all."""
     settings = identity_config(cfg)
     return {
         "version": CACHE_VERSION,
         "data": split.fingerprint,
-        "dataset": settings["dataset"],
+        "dataset": {k: v for k, v in settings["dataset"].items() if k != "val_size"},
         "representation": settings["representation"],
     }
 

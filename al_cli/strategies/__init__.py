@@ -9,7 +9,7 @@ from omegaconf import DictConfig
 from al_cli.build import call, target_class
 from al_cli.config import option_name
 from al_cli.errors import UserError
-from al_cli.files import CURVE_COLUMNS
+from al_cli.files import CURVE_COLUMNS, VALIDATION_COLUMNS
 from al_cli.strategies.base import Context, Selection, Strategy
 from al_cli.strategies.candidates import Candidates
 
@@ -45,13 +45,12 @@ def build_strategy(cfg: DictConfig) -> Strategy:
             f"strategy={name}: describe() must return exactly the keys acquisition and "
             f"selection, got {sorted(described) if isinstance(described, dict) else described!r}"
         )
+    taken = CURVE_COLUMNS + VALIDATION_COLUMNS
     for column in strategy.diagnostics:
-        if not (column.isidentifier() and not keyword.iskeyword(column)) or column in (
-            CURVE_COLUMNS
-        ):
+        if not (column.isidentifier() and not keyword.iskeyword(column)) or column in taken:
             raise UserError(
                 f"strategy={name} declares the diagnostic {column!r}, which is not a new column "
-                f"name (a Python identifier not among {', '.join(CURVE_COLUMNS)})"
+                f"name (a Python identifier not among {', '.join(taken)})"
             )
     return strategy
 
@@ -75,6 +74,26 @@ def check_compatible(strategy: Strategy, provides: frozenset[str], names: dict[s
         )
 
 
+def needs_model(strategy: Strategy) -> bool:
+    """Whether the strategy asks a trained learner for anything: one that needs nothing, or
+    only the run's representation, can choose before any label is revealed."""
+    return not set(strategy.needs) <= {"representation"}
+
+
+def check_cold_start(strategy: Strategy, initial: int, name: str) -> None:
+    """Refuse ``budget.initial=0`` (the strategy picks the first batch with no trained model)
+    for a strategy that needs one, before any data are read."""
+    if initial > 0 or not needs_model(strategy):
+        return
+    needs = sorted(set(strategy.needs) - {"representation"})
+    raise UserError(
+        f"budget.initial=0 lets the strategy pick the first batch before any model is trained, "
+        f"but strategy={name} needs {WHY[needs[0]]} from a trained model; set budget.initial>0, "
+        f"or use a strategy that needs none (random, typiclust, probcover, or coreset/kmeans "
+        f"with strategy.space=representation)"
+    )
+
+
 def check_representation(strategy: Strategy, has_one: bool, names: dict[str, str]) -> None:
     """Refuse, before any data are read, a strategy that needs the run's representation in a
     run without one (``representation=none``): the learner cannot stand in for it."""
@@ -95,6 +114,8 @@ __all__ = [
     "Selection",
     "Strategy",
     "build_strategy",
+    "check_cold_start",
     "check_compatible",
     "check_representation",
+    "needs_model",
 ]
