@@ -78,7 +78,12 @@ def test_completion_query_lists_groups_options_and_keys():
     assert out.returncode == 0, out.stderr
     assert set(out.stdout.split()) == {"logger=mlflow", "logger=none", "logger=tensorboard"}
     out = run_al("run", "-sc", "query=bash", env={"COMP_LINE": "al trainer.l"})
-    assert out.stdout.split() == ["trainer.l2_per_label=", "trainer.l2_scope=", "trainer.lr="]
+    assert out.stdout.split() == [
+        "trainer.l2_per_label=",
+        "trainer.l2_scope=",
+        "trainer.last_batch=",
+        "trainer.lr=",
+    ]
 
 
 def test_completion_scripts_and_refusal():
