@@ -44,7 +44,9 @@ IFS=, read -r -a seeds <<< "$SEEDS"
 IFS=, read -r -a strategies <<< "$STRATEGIES"
 run_one() {  # SEED STRATEGY
     local log="$OUT/logs/seed$1_$2.log"
-    "$AL" run "seed=$1" "strategy=$2" "${common[@]}" >> "$log" 2>&1 \
+    local masks=()  # BatchBALD's joint entropies need the same T networks for every candidate
+    [[ $2 == batchbald ]] && masks=(posterior.consistent_masks=true)
+    "$AL" run "seed=$1" "strategy=$2" "${common[@]}" "${masks[@]}" >> "$log" 2>&1 \
         || echo "seed $1 strategy $2 failed: see $log"
 }
 mkdir -p "$OUT/logs"
