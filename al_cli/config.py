@@ -18,7 +18,7 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
-from al_cli.identity import RENAMED
+from al_cli.moved import MOVED  # noqa: F401  (re-exported for cli.py)
 from al_cli.names import NAME_MAX, check_name, option_name  # noqa: F401  (re-exported)
 
 # OmegaConf reads Optional[...], not X | None, in dataclass fields: hence the noqa below.
@@ -386,35 +386,6 @@ SCHEMAS: dict[str, dict[str, type]] = {
 
 GROUPS = ("dataset", "model", "posterior", "strategy")
 """The groups whose options are built from ``_target_`` with their keys as arguments."""
-
-READ_BY = {
-    "samples": "a posterior that samples: posterior=mc_dropout, bnn or laplace",
-    "consistent_masks": "posterior=mc_dropout",
-    "members": "posterior=deep_ensemble",
-    "bootstrap": "posterior=deep_ensemble",
-    "prior_sigma": "posterior=bnn",
-    "hessian": "posterior=laplace",
-    "prior_precision": "posterior=laplace",
-}
-"""The posterior options that read each key ``identity.RENAMED`` moved there (a key moved
-without an entry here fails on import, not in a user's refusal)."""
-MEANING = {"samples": "the number of samples", "members": "the ensemble size"}
-
-
-def moved_hint(new: tuple[str, str]) -> str:
-    """Where a renamed key lives now (``use posterior.hessian, with posterior=laplace``)."""
-    group, key = new
-    lead = f"{MEANING[key]} is" if key in MEANING else "use"
-    return f"{lead} {group}.{key}, with {READ_BY[key]}"
-
-
-MOVED = {
-    "strategy.posterior": "the posterior is a config group of its own: use posterior=NAME "
-    "(deterministic, mc_dropout, deep_ensemble, bnn, laplace)",
-    **{f"{old[0]}.{old[1]}": moved_hint(new) for new, old in RENAMED.items()},
-}
-"""Keys of earlier versions that live elsewhere now (``identity.RENAMED``, old -> new, and
-the posterior that was a strategy key): named in the refusal of the old key."""
 
 
 def register() -> None:
