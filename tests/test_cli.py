@@ -195,6 +195,24 @@ BAD_INPUTS: dict[str, tuple[list[str], str]] = {
         "representation.path=nowhere.npz is not a file",
     ),
     "features_file_unset": (["representation=file"], "representation.path is not set"),
+    "simclr_temperature_0": (
+        ["representation=simclr", "representation.temperature=0"],
+        "representation.temperature=0",
+    ),
+    "simclr_temperature_negative": (
+        ["representation=simclr", "representation.temperature=-1"],
+        "representation.temperature=-1",
+    ),
+    "simclr_image_shape_of_other_size": (
+        ["representation=simclr", "representation.image_shape=[1,8,8]"],
+        "representation.image_shape=[1, 8, 8] holds 64 values, but each input has 10",
+    ),
+    "head_without_a_representation": (["model=head"], "model=head trains on the run's"),
+    # resnet18's weights are in no torch cache of the machines the tests run on
+    "torchvision_weights_absent": (
+        ["representation=torchvision"],
+        "download https://download.pytorch.org/models/resnet18-f37072fd.pth",
+    ),
 }
 
 
@@ -225,6 +243,8 @@ CLI_BAD_INPUTS = [
     "budget_above_pool",
     "space_representation_without_one",
     "features_file_wrong_length",
+    "simclr_temperature_0",
+    "head_without_a_representation",
 ]
 """The rows of ``BAD_INPUTS`` also tried through the real command, by name."""
 
