@@ -96,17 +96,10 @@ def positive_float(key: str, value: float) -> float:
 
 def encode(net: nn.Module, x: torch.Tensor, standardise: Standardise | None) -> torch.Tensor:
     """The trained encoder's features of ``x``, batch by batch, on the CPU."""
+    prepare = standardise or (lambda batch: batch)
     with torch.no_grad():
-        return torch.cat(
-            [
-                net(
-                    x[i : i + ENCODE_BATCH]
-                    if standardise is None
-                    else standardise(x[i : i + ENCODE_BATCH])
-                ).cpu()
-                for i in range(0, len(x), ENCODE_BATCH)
-            ]
-        )
+        batches = range(0, len(x), ENCODE_BATCH)
+        return torch.cat([net(prepare(x[i : i + ENCODE_BATCH])).cpu() for i in batches])
 
 
 class SimCLR(Representation):
