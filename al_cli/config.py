@@ -265,6 +265,30 @@ class FileRepresentation(Option):
     path: Optional[str] = None  # noqa: UP045
 
 
+@dataclass
+class ImageRepresentation(Option):
+    """Null: the inputs' own shape; [C, H, W]: flat inputs viewed as images (digits: [1,8,8])."""
+
+    image_shape: Optional[list[int]] = None  # noqa: UP045
+
+
+@dataclass
+class SimCLRRepresentation(ImageRepresentation):
+    epochs: int = MISSING
+    dim: int = MISSING
+    temperature: float = MISSING
+    batch_size: int = MISSING
+    lr: float = MISSING
+    seed: int = MISSING
+
+
+@dataclass
+class TorchvisionRepresentation(ImageRepresentation):
+    arch: str = MISSING
+    weights: str = MISSING
+    batch_size: int = field(default=MISSING, metadata=NOT_IDENTITY)
+
+
 # -- the groups with one option, and the root -------------------------------------------------
 
 
@@ -394,6 +418,8 @@ SCHEMAS: dict[str, dict[str, type]] = {
         "none_schema": NoRepresentation,
         "pca_schema": PCARepresentation,
         "file_schema": FileRepresentation,
+        "simclr_schema": SimCLRRepresentation,
+        "torchvision_schema": TorchvisionRepresentation,
     },
     "logger": {
         "mlflow_schema": MLflowLogger,

@@ -11,7 +11,9 @@ from typing import Any
 
 import torch
 from omegaconf import DictConfig
+from torch import nn
 
+from al_cli.build import target_class
 from al_cli.config import option_name
 from al_cli.data import DataSplit, Oracle, load_dataset, place_inputs
 from al_cli.data.validation import check_val_size, hold_out
@@ -19,7 +21,12 @@ from al_cli.errors import UserError
 from al_cli.learner import Learner
 from al_cli.loop import Budget, Experiment
 from al_cli.posteriors import build_posterior, network_factory
-from al_cli.representations import Features, build_representation, load_features
+from al_cli.representations import (
+    Features,
+    build_representation,
+    features_as_inputs,
+    load_features,
+)
 from al_cli.seeding import check_seed, numpy_rng
 from al_cli.strategies import (
     build_strategy,
@@ -27,7 +34,8 @@ from al_cli.strategies import (
     check_compatible,
     check_representation,
 )
-from al_cli.trainer import check_trainer
+from al_cli.strategies.base import Strategy
+from al_cli.trainer import TrainerSettings, check_trainer
 
 
 def set_deterministic(on: bool) -> None:
@@ -150,6 +158,50 @@ def option_names(cfg: DictConfig) -> dict[str, str]:
     return {g: option_name(cfg[g], g) for g in ("dataset", "model", "posterior", "strategy")}
 
 
+def trains_on_representation(cfg: DictConfig) -> bool:
+    """Whether the model option's class trains on the run's representation instead of the
+    data set's inputs (it says ``inputs = "representation"``, as ``model=head`` does); refused
+    in one line where the run has none, or augments images the model never sees."""
+    cls = target_class(cfg.model, "model", nn.Module, "a network")
+    if getattr(cls, "inputs", None) != "representation":
+        return False
+    name = option_name(cfg.model, "model")
+    if cfg.representation.get("_target_") is None:
+        raise UserError(
+            f"model={name} trains on the run's representation, but representation=none; set "
+            f"representation=simclr (or pca, torchvision, file)"
+        )
+    if cfg.dataset.get("augment"):
+        raise UserError(
+            f"dataset.augment=true augments images, but model={name} trains on the "
+            f"representation's features; set dataset.augment=false"
+        )
+    return True
+
+
+def build_learner(
+    cfg: DictConfig,
+    trainer: TrainerSettings,
+    split: DataSplit,
+    device: torch.device,
+    strategy: Strategy,
+    names: dict[str, str],
+    input_shape: tuple[int, ...] | None = None,
+    validation: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> Learner:
+    """The network factory, posterior and learner for ``split``'s inputs (or inputs of
+    ``input_shape``), checked against what the strategy needs; a model config that cannot
+    build fails here, before any file is written. ``validation``: what ``trainer.select_on_val``
+    picks the epoch on."""
+    shape = input_shape or split.input_shape
+    factory = network_factory(cfg.model, trainer, shape, split.num_classes, device, split.augment)
+    factory.build(0)
+    factory.validation = validation
+    posterior = build_posterior(cfg.posterior, factory)
+    check_compatible(strategy, posterior.provides, names)
+    return Learner(posterior, device, trainer.eval_batch_size)
+
+
 def setup(cfg: DictConfig) -> Experiment:
     """Build a run from its config; raises UserError for a mistake the user can fix."""
     budget = check_settings(cfg)
@@ -160,23 +212,23 @@ def setup(cfg: DictConfig) -> Experiment:
     representation = build_representation(cfg.representation)
     check_representation(strategy, representation is not None, names)
     check_cold_start(strategy, budget.initial, names["strategy"])
+    on_features = trains_on_representation(cfg)
     split = place_inputs(load_dataset(cfg.dataset), device)
     check_budget_fits(budget, len(split.pool_x))
     budget = check_validation(cfg, budget, len(split.pool_x))
-    factory = network_factory(
-        cfg.model, trainer, split.input_shape, split.num_classes, device, split.augment
-    )
-    factory.build(0)  # a model config that cannot build fails here, before any file is written
-    posterior = build_posterior(cfg.posterior, factory)
-    learner = Learner(posterior, device, trainer.eval_batch_size)
-    check_compatible(strategy, posterior.provides, names)
+    # a model on the representation is checked on one stand-in feature before it is computed
+    shape = (1,) if on_features else None
+    learner = build_learner(cfg, trainer, split, device, strategy, names, shape)
     # computed (or read from the cache) last, once every setting has been accepted
     features, used = (
         load_features(representation, cfg, split, device) if representation else (None, None)
     )
+    if on_features:
+        split = features_as_inputs(split, features)
     split, features = hold_out_validation(cfg, split, features)
-    if trainer.select_on_val:
-        factory.validation = (split.val_x, split.val_y)
+    if on_features or trainer.select_on_val:
+        val = (split.val_x, split.val_y) if trainer.select_on_val else None
+        learner = build_learner(cfg, trainer, split, device, strategy, names, validation=val)
     oracle = Oracle(split.pool_y)
     initial = oracle.draw_initial(
         budget.initial, budget.initial_balanced, numpy_rng(cfg.seed, "initial")
@@ -186,7 +238,7 @@ def setup(cfg: DictConfig) -> Experiment:
         "model": names["model"],
         "strategy": names["strategy"],
         "posterior": names["posterior"],
-        "posterior_samples": posterior.n_samples,
+        "posterior_samples": learner.n_samples,
         **strategy.describe(),
         "seed": cfg.seed,
     }

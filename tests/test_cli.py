@@ -207,6 +207,24 @@ BAD_INPUTS: dict[str, tuple[list[str], str]] = {
         ["dataset.val_size=35", "budget.count_validation=true"],
         "budget.count_validation=true",
     ),
+    "simclr_temperature_0": (
+        ["representation=simclr", "representation.temperature=0"],
+        "representation.temperature=0",
+    ),
+    "simclr_temperature_negative": (
+        ["representation=simclr", "representation.temperature=-1"],
+        "representation.temperature=-1",
+    ),
+    "simclr_image_shape_of_other_size": (
+        ["representation=simclr", "representation.image_shape=[1,8,8]"],
+        "representation.image_shape=[1, 8, 8] holds 64 values, but each input has 10",
+    ),
+    "head_without_a_representation": (["model=head"], "model=head trains on the run's"),
+    # resnet18's weights are in no torch cache of the machines the tests run on
+    "torchvision_weights_absent": (
+        ["representation=torchvision"],
+        "download https://download.pytorch.org/models/resnet18-f37072fd.pth",
+    ),
 }
 
 
@@ -241,6 +259,8 @@ CLI_BAD_INPUTS = [
     "val_size_negative",
     "val_size_above_pool",
     "select_on_val_without_val",
+    "simclr_temperature_0",
+    "head_without_a_representation",
 ]
 """The rows of ``BAD_INPUTS`` also tried through the real command, by name."""
 

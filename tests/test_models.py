@@ -25,6 +25,7 @@ CASES = [
     ("lenet", (3, 32, 32), 84),
     ("resnet18", (3, 32, 32), 512),
     ("resnet18", (1, 28, 28), 512),
+    ("head", (32,), 32),  # on a representation of 32 features: linear, its input is its embedding
 ]
 
 

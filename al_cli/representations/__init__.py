@@ -1,11 +1,12 @@
-"""Representations (``representation=``): what a strategy (and, later, a classifier head) sees
-of each input, computed once without labels. ``none`` computes nothing; ``pca`` is computed and
-cached under ``paths.cache_dir``, keyed by the data and its own settings; ``file`` reads
-features computed elsewhere. ``representation._target_`` names the class, built with the
-option's keys, as in the other groups."""
+"""Representations (``representation=``): what a strategy (and a classifier head, ``model=head``)
+sees of each input, computed once without labels. ``none`` computes nothing; ``pca``, ``simclr``
+and ``torchvision`` are computed and cached under ``paths.cache_dir``, keyed by the data and
+their own settings; ``file`` reads features computed elsewhere. ``representation._target_``
+names the class, built with the option's keys, as in the other groups."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -70,4 +71,17 @@ def load_features(
     return features.to(device), record
 
 
-__all__ = ["Features", "Representation", "build_representation", "load_features"]
+def features_as_inputs(split: DataSplit, features: Features) -> DataSplit:
+    """``split`` with ``features`` in place of its inputs, for a model that trains on the
+    representation (``model=head``): it is fitted, evaluated and queried on them. Labels, name
+    and fingerprint stay the data set's; no augmentation (it transforms images)."""
+    return replace(split, pool_x=features.pool, test_x=features.test, augment=None)
+
+
+__all__ = [
+    "Features",
+    "Representation",
+    "build_representation",
+    "features_as_inputs",
+    "load_features",
+]

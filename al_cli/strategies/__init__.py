@@ -102,8 +102,8 @@ def check_representation(strategy: Strategy, has_one: bool, names: dict[str, str
     in_space = getattr(strategy, "space", None) == "representation"
     raise UserError(
         f"strategy={names['strategy']}{' with strategy.space=representation' if in_space else ''}"
-        f" needs a representation, but representation=none; set representation=pca (or "
-        f"representation=file with representation.path=FEATURES.npz)"
+        f" needs a representation, but representation=none; set representation=pca or simclr "
+        f"(or representation=file with representation.path=FEATURES.npz)"
         f"{', or strategy.space=embedding' if in_space else ''}"
     )
 
