@@ -304,33 +304,23 @@ class BudgetConfig:
 
 @dataclass
 class TrainerConfig:
+    """Each key is described in configs/trainer/default.yaml (the config reference's text)."""
+
     optimizer: str = MISSING
     lr: float = MISSING
     weight_decay: float = MISSING
-    # Keras-style L2 that shrinks as labels come in: (l2_per_label / n) * sum(w**2) on the
-    # hidden Linear weights, n the labeled set size (Gal et al. 2017: 3.5); 0 turns it off
     l2_per_label: float = field(default=MISSING, metadata=added(0.0))
-    # where l2_per_label applies: hidden (the hidden Linear weights, as Keras's Dense l2) or
-    # all (every parameter, biases and convolutions too)
     l2_scope: str = field(default=MISSING, metadata=added("hidden"))
     momentum: float = MISSING
     epochs: int = MISSING
     min_steps: int = MISSING
     batch_size: int = MISSING
-    # an epoch's last, smaller batch when batch_size does not divide n: keep (Keras's fit,
-    # PyTorch's DataLoader default) or drop (DataLoader's drop_last: every step sees
-    # batch_size examples, those left over are left out of that epoch only)
     last_batch: str = field(default=MISSING, metadata=added("keep"))
-    # how a step's batch is drawn: epochs (slices of a new permutation each epoch) or
-    # replacement (batch_size rows drawn with replacement for every step)
     sampling: str = field(default=MISSING, metadata=added("epochs"))
     eval_batch_size: int = MISSING
     warm_start: bool = MISSING
-    # bfloat16 autocast while training on CUDA (ignored on other devices)
     amp: bool = MISSING
-    # keep each network at the epoch of its best validation accuracy (needs dataset.val_size)
     select_on_val: bool = field(default=False, metadata=added(False))
-    # with select_on_val: epochs between validation checks (the last epoch is always checked)
     val_every: int = field(default=1, metadata=added(1))
 
 
