@@ -98,11 +98,18 @@ def run_folder_lock(out_dir: Path) -> Iterator[None]:
     holder and is removed at the end; the kernel releases it when a process dies, so a killed
     run never blocks the next. A file system without locks runs unlocked, with a warning."""
     path = Path(out_dir) / LOCK
-    fd = _locked_file(path)
+    with holding(path, _locked_file(path), f"pid {os.getpid()} on {socket.gethostname()}"):
+        yield
+
+
+@contextlib.contextmanager
+def holding(path: Path, fd: int | None, holder: str) -> Iterator[None]:
+    """While the lock ``fd`` on ``path`` is held, the file names its ``holder``; on the way
+    out the file is removed and the lock released (None: a file system without locks)."""
     try:
         if fd is not None:
             os.ftruncate(fd, 0)
-            os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+            os.pwrite(fd, f"{holder}\n".encode(), 0)
         yield
     finally:
         if fd is not None:

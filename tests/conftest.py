@@ -52,6 +52,16 @@ FAST = [
 ]
 """Overrides that make a run take about a second of training."""
 
+DIGITS_TINY = [
+    "budget.initial=10",
+    "budget.query_size=10",
+    "budget.max_labels=30",
+    "trainer.epochs=5",
+    "trainer.min_steps=20",
+    "device=cpu",
+]
+"""A run on digits (the default data) with a tiny budget: 10, 20 and 30 labels."""
+
 
 def run_al(
     *args: str, cwd: Path | None = None, timeout: float = 300, env: dict | None = None

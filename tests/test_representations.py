@@ -28,7 +28,7 @@ from al_cli.results import identity_config
 from al_cli.strategies import Context
 from al_cli.strategies.candidates import Candidates
 from al_cli.strategies.diversity import CoresetStrategy, KMeansStrategy, k_center_greedy
-from tests.conftest import FAST, compose_config, one_line_error, run_al, run_info
+from tests.conftest import DIGITS_TINY, FAST, compose_config, one_line_error, run_al, run_info
 from tests.test_identity import run_dir
 
 
@@ -418,12 +418,7 @@ def test_al_run_coreset_on_pca_then_kmeans_reuses_it(tmp_path: Path):
     (another strategy) reads it; each records it in run.json and selects in it."""
     cache = tmp_path / "cache"
     common = [
-        "budget.initial=10",
-        "budget.query_size=10",
-        "budget.max_labels=30",
-        "trainer.epochs=5",
-        "trainer.min_steps=20",
-        "device=cpu",
+        *DIGITS_TINY,
         "representation=pca",
         "strategy.space=representation",
         f"paths.cache_dir={cache}",

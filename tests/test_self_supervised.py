@@ -25,17 +25,8 @@ from al_cli.representations.simclr import SimCLR, encoder, nt_xent, projection_h
 from al_cli.representations.views import Standardise, image_view, resized_crop, vector_view
 from al_cli.seeding import seeded
 from al_cli.setup import setup
-from tests.conftest import FAST, compose_config, one_line_error, run_al, run_info
+from tests.conftest import DIGITS_TINY, FAST, compose_config, one_line_error, run_al, run_info
 
-DIGITS = [
-    "budget.initial=10",
-    "budget.query_size=10",
-    "budget.max_labels=30",
-    "trainer.epochs=5",
-    "trainer.min_steps=20",
-    "device=cpu",
-]
-"""A run on digits (the default data) with a tiny budget."""
 FEW_EPOCHS = ["representation=simclr", "representation.epochs=2", "representation.dim=16"]
 
 
@@ -367,7 +358,7 @@ def test_al_run_simclr_is_computed_once_for_two_seeds(tmp_path: Path):
     """Two run seeds of typiclust on a SimCLR representation of digits: the first trains the
     encoder and caches it, the second reads it; both record it."""
     common = [
-        *DIGITS,
+        *DIGITS_TINY,
         *FEW_EPOCHS,
         "strategy=typiclust",
         f"paths.cache_dir={tmp_path / 'cache'}",
@@ -388,7 +379,7 @@ def test_al_run_simclr_is_computed_once_for_two_seeds(tmp_path: Path):
 def test_al_run_trains_a_head_on_simclr(tmp_path: Path):
     out = run_al(
         "run",
-        *DIGITS,
+        *DIGITS_TINY,
         *FEW_EPOCHS,
         "model=head",
         "strategy=entropy",

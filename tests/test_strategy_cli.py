@@ -10,7 +10,7 @@ import pytest
 
 from al_cli.errors import UserError
 from al_cli.setup import setup
-from tests.conftest import FAST, compose_config, read_csv, run_al
+from tests.conftest import DIGITS_TINY, FAST, compose_config, read_csv, run_al
 
 FAMILIES = {
     "qbc": ("vote_entropy", "topk"),
@@ -77,14 +77,6 @@ LOW_BUDGET = {
     ),
     "epig": ("epig", "topk", ()),
 }
-DIGITS_TINY = [
-    "budget.initial=10",
-    "budget.query_size=10",
-    "budget.max_labels=30",
-    "trainer.epochs=5",
-    "trainer.min_steps=20",
-    "device=cpu",
-]
 
 
 def test_the_low_budget_strategies_run_on_digits(tmp_path: Path):

@@ -27,7 +27,7 @@ import torch
 from al_cli.console import log
 from al_cli.errors import UserError
 from al_cli.files import atomic_write_bytes
-from al_cli.folders import exclusive_lock
+from al_cli.folders import exclusive_lock, holding
 from al_cli.representations.base import Features
 
 FOLDER = "representations"
@@ -88,16 +88,8 @@ def key_lock(path: Path) -> Iterator[None]:
         fd = exclusive_lock(lock, wait=True)
     except OSError as err:
         raise not_writable(path, err) from None
-    try:
-        if fd is not None:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
+    with holding(lock, fd, f"pid {os.getpid()}"):
         yield
-    finally:
-        if fd is not None:
-            with contextlib.suppress(OSError):
-                lock.unlink()
-            os.close(fd)
 
 
 def remove_temporaries(path: Path) -> None:
